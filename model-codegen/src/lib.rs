@@ -1,0 +1,2 @@
+//! Generates Rust code from an API model.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! oVirt Engine REST API v4 SDK.
+#![deny(missing_docs)]

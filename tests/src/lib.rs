@@ -1,0 +1,1 @@
+//! Test support: in-process servers, fault injection and the latency emulator.
