@@ -1,0 +1,360 @@
+//! Response bodies: the channel from a connection task to the reader, and gzip decoding.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{Error, ErrorKind};
+
+/// How many body bytes a connection buffers for a slow reader before it stops reading the
+/// socket.
+pub(crate) const BODY_BUFFER_LIMIT: usize = 256 * 1024;
+
+#[derive(Default)]
+struct State {
+    chunks: VecDeque<Bytes>,
+    buffered: usize,
+    /// `Some` once the body ended: `Ok` after the last chunk, or the error.
+    end: Option<Result<(), Error>>,
+    reader_waker: Option<Waker>,
+    writer_waker: Option<Waker>,
+    reader_gone: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the state inconsistent (every
+        // critical section is a few plain field updates), so a poisoned lock is used as is.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The connection task's end of a streamed body.
+pub(crate) struct BodySender {
+    shared: Arc<Shared>,
+    done: bool,
+}
+
+/// Creates a streamed body pair.
+pub(crate) fn channel() -> (BodySender, Arc<SharedReader>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::default()),
+    });
+    (
+        BodySender {
+            shared: shared.clone(),
+            done: false,
+        },
+        Arc::new(SharedReader { shared }),
+    )
+}
+
+/// The reader's end of a streamed body.
+pub(crate) struct SharedReader {
+    shared: Arc<Shared>,
+}
+
+impl Drop for SharedReader {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.reader_gone = true;
+        st.chunks.clear();
+        st.buffered = 0;
+        if let Some(w) = st.writer_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl BodySender {
+    /// Queues a chunk. Returns false if the reader is gone (the chunk is dropped).
+    pub(crate) fn push(&mut self, chunk: Bytes) -> bool {
+        let mut st = self.shared.lock();
+        if st.reader_gone {
+            return false;
+        }
+        if chunk.is_empty() {
+            return true;
+        }
+        st.buffered += chunk.len();
+        st.chunks.push_back(chunk);
+        if let Some(w) = st.reader_waker.take() {
+            w.wake();
+        }
+        true
+    }
+
+    /// True if the reader dropped the body.
+    pub(crate) fn reader_gone(&self) -> bool {
+        self.shared.lock().reader_gone
+    }
+
+    /// Ready when the reader has room for more (or is gone).
+    pub(crate) fn poll_capacity(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.shared.lock();
+        if st.reader_gone || st.buffered < BODY_BUFFER_LIMIT {
+            Poll::Ready(())
+        } else {
+            st.writer_waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// Ends the body successfully.
+    pub(crate) fn finish(mut self) {
+        self.end(Ok(()));
+    }
+
+    /// Ends the body with an error.
+    pub(crate) fn fail(mut self, err: Error) {
+        self.end(Err(err));
+    }
+
+    fn end(&mut self, result: Result<(), Error>) {
+        self.done = true;
+        let mut st = self.shared.lock();
+        if st.end.is_none() {
+            st.end = Some(result);
+        }
+        if let Some(w) = st.reader_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for BodySender {
+    fn drop(&mut self) {
+        if !self.done {
+            self.end(Err(Error::new(
+                ErrorKind::Canceled,
+                "the connection task ended before the body was complete",
+            )
+            .processed(true)));
+        }
+    }
+}
+
+impl SharedReader {
+    fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        let mut st = self.shared.lock();
+        if let Some(c) = st.chunks.pop_front() {
+            let before = st.buffered;
+            st.buffered -= c.len();
+            if before >= BODY_BUFFER_LIMIT && st.buffered < BODY_BUFFER_LIMIT {
+                if let Some(w) = st.writer_waker.take() {
+                    w.wake();
+                }
+            }
+            return Poll::Ready(Some(Ok(c)));
+        }
+        match &st.end {
+            Some(Ok(())) => Poll::Ready(None),
+            Some(Err(e)) => Poll::Ready(Some(Err(e.clone()))),
+            None => {
+                st.reader_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+enum Source {
+    /// The whole body, handed over at once (`None` once taken).
+    Full(Option<Bytes>),
+    /// Chunks arriving from the connection.
+    Stream(Arc<SharedReader>),
+    /// The body ended, or failed (the error is repeated on every later call).
+    Done(Option<Error>),
+}
+
+/// A response body, readable whole ([`Body::bytes`]) or chunk by chunk as it arrives
+/// ([`Body::chunk`], or as a [`futures_core::Stream`]). A gzip-encoded body is already
+/// decoded, unless gzip decoding is off in the client.
+///
+/// Dropping a body before its end is fine: the connection reads and discards the rest.
+pub struct Body {
+    source: Source,
+    gzip: Option<Box<GzipState>>,
+}
+
+struct GzipState {
+    decoder: flate2::write::GzDecoder<Vec<u8>>,
+    /// Error context: `METHOD url`.
+    method: crate::Method,
+    url: Box<str>,
+}
+
+impl Body {
+    pub(crate) fn full(bytes: Bytes) -> Body {
+        Body {
+            source: Source::Full(Some(bytes)),
+            gzip: None,
+        }
+    }
+
+    pub(crate) fn empty() -> Body {
+        Body {
+            source: Source::Done(None),
+            gzip: None,
+        }
+    }
+
+    pub(crate) fn stream(reader: Arc<SharedReader>) -> Body {
+        Body {
+            source: Source::Stream(reader),
+            gzip: None,
+        }
+    }
+
+    /// Makes this body decode gzip transparently.
+    pub(crate) fn gunzip(mut self, method: crate::Method, url: String) -> Body {
+        self.gzip = Some(Box::new(GzipState {
+            decoder: flate2::write::GzDecoder::new(Vec::new()),
+            method,
+            url: url.into_boxed_str(),
+        }));
+        self
+    }
+
+    fn poll_raw(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        match &mut self.source {
+            Source::Full(b) => match b.take() {
+                Some(b) => {
+                    self.source = Source::Done(None);
+                    Poll::Ready(Some(Ok(b)))
+                }
+                None => Poll::Ready(None),
+            },
+            Source::Stream(r) => match r.poll_next(cx) {
+                Poll::Ready(None) => {
+                    self.source = Source::Done(None);
+                    Poll::Ready(None)
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    self.source = Source::Done(Some(e.clone()));
+                    Poll::Ready(Some(Err(e)))
+                }
+                other => other,
+            },
+            Source::Done(None) => Poll::Ready(None),
+            Source::Done(Some(e)) => Poll::Ready(Some(Err(e.clone()))),
+        }
+    }
+
+    /// Polls for the next chunk of the (decoded) body; `None` at the end.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        loop {
+            let raw = match self.poll_raw(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r,
+            };
+            let Some(gz) = self.gzip.as_mut() else {
+                return Poll::Ready(raw.filter(|r| r.as_ref().map_or(true, |b| !b.is_empty())));
+            };
+            match raw {
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                Some(Ok(chunk)) => {
+                    if let Err(e) = gz.decoder.write_all(&chunk) {
+                        return Poll::Ready(Some(Err(self.gzip_error(e))));
+                    }
+                    let out = std::mem::take(gz.decoder.get_mut());
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(Bytes::from(out))));
+                    }
+                }
+                None => {
+                    let gz = self.gzip.take().map(|g| *g);
+                    let Some(gz) = gz else { return Poll::Ready(None) };
+                    let GzipState { decoder, method, url } = gz;
+                    match decoder.finish() {
+                        Ok(out) => {
+                            self.source = Source::Done(None);
+                            if out.is_empty() {
+                                return Poll::Ready(None);
+                            }
+                            return Poll::Ready(Some(Ok(Bytes::from(out))));
+                        }
+                        Err(e) => {
+                            let err = Error::new(ErrorKind::BodyDecode, "invalid gzip body")
+                                .with_source(e)
+                                .processed(true)
+                                .for_request(method, url.into());
+                            self.source = Source::Done(Some(err.clone()));
+                            return Poll::Ready(Some(Err(err)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn gzip_error(&mut self, e: std::io::Error) -> Error {
+        let gz = self.gzip.take();
+        let mut err = Error::new(ErrorKind::BodyDecode, "invalid gzip body").with_source(e);
+        if let Some(gz) = gz {
+            err = err.processed(true).for_request(gz.method, gz.url.into());
+        }
+        self.source = Source::Done(Some(err.clone()));
+        err
+    }
+
+    /// The next chunk of the body as it arrives; `Ok(None)` at the end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        poll_fn(|cx| self.poll_chunk(cx)).await.transpose()
+    }
+
+    /// Reads the whole body.
+    pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        if self.gzip.is_none() {
+            if let Source::Full(b) = &mut self.source {
+                return Ok(b.take().unwrap_or_default());
+            }
+        }
+        let first = match self.chunk().await? {
+            None => return Ok(Bytes::new()),
+            Some(b) => b,
+        };
+        let Some(second) = self.chunk().await? else {
+            return Ok(first);
+        };
+        let mut all = BytesMut::with_capacity(first.len() + second.len());
+        all.extend_from_slice(&first);
+        all.extend_from_slice(&second);
+        while let Some(c) = self.chunk().await? {
+            all.extend_from_slice(&c);
+        }
+        Ok(all.freeze())
+    }
+}
+
+impl futures_core::Stream for Body {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_chunk(cx)
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.source {
+            Source::Full(_) => "full",
+            Source::Stream(_) => "stream",
+            Source::Done(_) => "done",
+        };
+        f.debug_struct("Body")
+            .field("source", &kind)
+            .field("gzip", &self.gzip.is_some())
+            .finish()
+    }
+}

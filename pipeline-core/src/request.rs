@@ -1,0 +1,167 @@
+//! Requests.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::{Headers, Method};
+
+/// An HTTP request: method, path with query, headers and a body.
+///
+/// The client adds `Host`, `Content-Length` (when there is a body, and always for `POST`,
+/// `PUT` and `PATCH`), the client's default headers (unless the request sets a header of
+/// the same name) and `Accept-Encoding: gzip` (when gzip is on and the request sets no
+/// `Accept-Encoding`). `Host`, `Content-Length`, `Transfer-Encoding` and `Connection`
+/// headers set on the request are ignored: the client owns the framing.
+#[derive(Clone)]
+pub struct Request {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) headers: Headers,
+    pub(crate) body: Bytes,
+    pub(crate) timeout: Option<Option<Duration>>,
+}
+
+impl Request {
+    /// A request with this method and path (which must start with `/` and may contain a
+    /// query, already percent-encoded, e.g. `/api/vms?search=name%3Dweb`).
+    pub fn new(method: Method, path: impl Into<String>) -> Request {
+        Request {
+            method,
+            path: path.into(),
+            headers: Headers::new(),
+            body: Bytes::new(),
+            timeout: None,
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(path: impl Into<String>) -> Request {
+        Request::new(Method::Get, path)
+    }
+
+    /// A `HEAD` request.
+    pub fn head(path: impl Into<String>) -> Request {
+        Request::new(Method::Head, path)
+    }
+
+    /// A `POST` request with this body.
+    pub fn post(path: impl Into<String>, body: impl Into<Bytes>) -> Request {
+        Request::new(Method::Post, path).body(body)
+    }
+
+    /// A `PUT` request with this body.
+    pub fn put(path: impl Into<String>, body: impl Into<Bytes>) -> Request {
+        Request::new(Method::Put, path).body(body)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(path: impl Into<String>) -> Request {
+        Request::new(Method::Delete, path)
+    }
+
+    /// Adds a header (keeping others of the same name).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Request {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    /// Overrides the client's request timeout for this request (`None`: no timeout).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Request {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The path with query.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The headers set on this request.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// Mutable access to the headers.
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+
+    /// The body.
+    pub fn body_bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Checks the path and headers can be written without breaking the framing.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let p = self.path.as_bytes();
+        let path_ok = (p.first() == Some(&b'/')
+            || (self.path == "*" && self.method == Method::Options))
+            && p.iter().all(|&b| b > 0x20 && b != 0x7f);
+        if !path_ok {
+            return Err(format!(
+                "the path must start with '/' and contain no spaces or control characters: {:?}",
+                self.path
+            ));
+        }
+        for (n, v) in self.headers.iter() {
+            if n.is_empty() || !n.bytes().all(is_token_byte) {
+                return Err(format!("invalid header name {:?}", n));
+            }
+            if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                // The value is not shown: it may be a secret.
+                return Err(format!("the value of header {} contains CR, LF or NUL", n));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `tchar` from RFC 9110 section 5.6.2.
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_paths_and_headers_that_break_framing() {
+        assert!(Request::get("/a?b=c").validate().is_ok());
+        assert!(Request::get("a").validate().is_err());
+        assert!(Request::get("/a b").validate().is_err());
+        assert!(Request::get("/a\r\nX: y").validate().is_err());
+        assert!(Request::new(Method::Options, "*").validate().is_ok());
+        assert!(Request::get("/").header("X Y", "1").validate().is_err());
+        let e = Request::get("/")
+            .header("Authorization", "secret\r\n")
+            .validate()
+            .unwrap_err();
+        assert!(!e.contains("secret\r"), "{e}");
+    }
+}
