@@ -1,1 +1,12 @@
 //! Test support: in-process servers, fault injection and the latency emulator.
+//!
+//! - [`latency::LatencyProxy`]: a TCP proxy that adds a fixed round-trip time.
+//! - [`server::ItemServer`]: a hyper HTTP/1.1 server answering `GET /items/<n>`.
+//! - [`load`]: load generators (pipeline-core and reqwest) that check every response.
+//! - [`demo`]: the pipelining demo run by the `pipeline-demo` binary.
+#![deny(missing_docs)]
+
+pub mod demo;
+pub mod latency;
+pub mod load;
+pub mod server;
