@@ -1,0 +1,441 @@
+//! A fake oVirt engine for tests, examples and benchmarks.
+//!
+//! It runs on hyper's HTTP/1.1 server (keep-alive, pipelined requests answered in
+//! order), optionally behind TLS with a certificate authority generated at start, and
+//! serves:
+//!
+//! * the SSO endpoints: `POST /ovirt-engine/sso/oauth/token` (password grant, WIRE.md
+//!   R5.1, R5.2) and `POST /ovirt-engine/services/sso-logout` (R5.3);
+//! * an inventory of generated data centers, clusters, hosts and VMs, each VM with disk
+//!   attachments, NICs and permissions, as XML documents ([`inventory`]);
+//! * `POST /vms` (add), `POST /vms/{id}/start|stop` (actions), `DELETE /vms/{id}`.
+//!
+//! API requests need `Version: 4` (else 400) and a valid bearer token (else 401). Unknown
+//! paths get 404 with an empty body. Every request is recorded ([`TestEngine::requests`]),
+//! and [`Rule`]s program other answers, delays and token expiry.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use ovirt_test_engine::{Rule, TestEngine};
+//! let engine = TestEngine::builder().vms(100).tls(true).start().await.unwrap();
+//! let url = engine.url();          // https://127.0.0.1:PORT/ovirt-engine/api
+//! let ca = engine.ca_pem().map(str::to_owned); // trust this CA in the client
+//! engine.program(Rule::get("vms").status(503).times(1));
+//! engine.expire_tokens();          // every token issued so far now gets 401
+//! assert_eq!(engine.logins(), 0);
+//! engine.shutdown().await;
+//! # let _ = (url, ca);
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod form;
+pub mod inventory;
+pub mod render;
+mod rules;
+mod server;
+mod tls;
+
+use bytes::Bytes;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use inventory::{Inventory, InventorySize};
+pub use render::API_PATH;
+pub use rules::Rule;
+pub use server::{SSO_LOGOUT_PATH, SSO_TOKEN_PATH};
+
+use server::{lock, State};
+
+/// The user name the engine accepts by default.
+pub const USERNAME: &str = "admin@internal";
+/// The password the engine accepts by default for [`USERNAME`].
+pub const PASSWORD: &str = "secret";
+
+/// A request as the engine received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// Method, upper case.
+    pub method: String,
+    /// Path and query, as sent (`/ovirt-engine/api/vms?search=name%3Dvm%2A`).
+    pub target: String,
+    /// Headers in arrival order, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+    /// Number of the connection it arrived on (0 for the first accepted connection).
+    pub connection: u64,
+}
+
+impl RecordedRequest {
+    /// The value of the first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of the headers with this name (case-insensitive).
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The path without the query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    /// The decoded query parameters.
+    pub fn query(&self) -> Vec<(String, String)> {
+        match self.target.split_once('?') {
+            Some((_, q)) => form::parse(q),
+            None => Vec::new(),
+        }
+    }
+
+    /// The body as (lossy) UTF-8 text.
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether this is a request to the API (not to SSO).
+    pub fn is_api(&self) -> bool {
+        let p = self.path();
+        p == API_PATH || p.starts_with(&format!("{API_PATH}/"))
+    }
+}
+
+/// Error starting the engine.
+#[derive(Debug)]
+pub struct StartError(String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "test engine failed to start: {}", self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Options of a [`TestEngine`].
+#[derive(Debug, Clone)]
+pub struct TestEngineBuilder {
+    size: InventorySize,
+    tls: bool,
+    gzip: bool,
+    record: bool,
+    users: Vec<(String, String)>,
+    rules: Vec<Rule>,
+}
+
+impl TestEngineBuilder {
+    /// Number of generated VMs (default 10).
+    pub fn vms(mut self, n: usize) -> Self {
+        self.size.vms = n;
+        self
+    }
+
+    /// Number of clusters (default 2, at least 1).
+    pub fn clusters(mut self, n: usize) -> Self {
+        self.size.clusters = n;
+        self
+    }
+
+    /// Number of hosts (default 3, at least 1).
+    pub fn hosts(mut self, n: usize) -> Self {
+        self.size.hosts = n;
+        self
+    }
+
+    /// Number of data centers (default 1, at least 1).
+    pub fn data_centers(mut self, n: usize) -> Self {
+        self.size.data_centers = n;
+        self
+    }
+
+    /// Serve HTTPS with a certificate signed by a CA generated at start (default false).
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Gzip response bodies when the request accepts gzip (default false).
+    pub fn gzip(mut self, gzip: bool) -> Self {
+        self.gzip = gzip;
+        self
+    }
+
+    /// Record requests (default true; benchmarks may turn it off).
+    pub fn record(mut self, record: bool) -> Self {
+        self.record = record;
+        self
+    }
+
+    /// Accept this user and password at the SSO endpoint, in addition to
+    /// [`USERNAME`]/[`PASSWORD`].
+    pub fn user(mut self, username: &str, password: &str) -> Self {
+        self.users
+            .push((username.to_string(), password.to_string()));
+        self
+    }
+
+    /// Install a rule before the first request.
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Binds 127.0.0.1 on a free port and starts serving (needs a tokio runtime).
+    pub async fn start(self) -> Result<TestEngine, StartError> {
+        let tls = if self.tls {
+            Some(tls::generate().map_err(StartError)?)
+        } else {
+            None
+        };
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| StartError(format!("binding 127.0.0.1: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError(format!("local address: {e}")))?;
+        let inventory = Inventory::generate(self.size);
+        let state = Arc::new(State::new(self.users, self.gzip, self.record, inventory));
+        lock(&state.rules).extend(self.rules);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let acceptor = tls
+            .as_ref()
+            .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
+        let task = tokio::spawn(accept_loop(listener, state.clone(), acceptor, stop_rx));
+        Ok(TestEngine {
+            addr,
+            tls: self.tls,
+            ca_pem: tls.map(|t| t.ca_pem),
+            state,
+            stop: stop_tx,
+            task: Some(task),
+        })
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!("test engine: accept failed: {e}");
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let id = state.connections.fetch_add(1, Ordering::Relaxed);
+        let state = state.clone();
+        let acceptor = acceptor.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let serve = async {
+                match acceptor {
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(tls) => serve(TokioIo::new(tls), state, id).await,
+                        Err(e) => tracing::debug!("test engine: TLS handshake failed: {e}"),
+                    },
+                    None => serve(TokioIo::new(stream), state, id).await,
+                }
+            };
+            tokio::select! {
+                _ = serve => {}
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
+
+async fn serve<I>(io: TokioIo<I>, state: Arc<State>, id: u64)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| server::handle(state.clone(), id, req));
+    let result = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .pipeline_flush(true)
+        .serve_connection(io, service)
+        .await;
+    if let Err(e) = result {
+        tracing::debug!("test engine: connection {id} ended: {e}");
+    }
+}
+
+/// A running fake engine. Dropping it stops the server (like [`TestEngine::shutdown`]).
+pub struct TestEngine {
+    addr: SocketAddr,
+    tls: bool,
+    ca_pem: Option<String>,
+    state: Arc<State>,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestEngine")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestEngine {
+    /// Options, starting from the defaults (10 VMs, 2 clusters, 3 hosts, 1 data center,
+    /// plain HTTP, recording on, user [`USERNAME`] with [`PASSWORD`]).
+    pub fn builder() -> TestEngineBuilder {
+        TestEngineBuilder {
+            size: InventorySize::default(),
+            tls: false,
+            gzip: false,
+            record: true,
+            users: vec![(USERNAME.to_string(), PASSWORD.to_string())],
+            rules: Vec::new(),
+        }
+    }
+
+    /// The socket address the engine listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The origin, `https://127.0.0.1:PORT` (the certificate is valid for `127.0.0.1`
+    /// and `localhost`).
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme(), self.addr)
+    }
+
+    /// The API base URL, `https://127.0.0.1:PORT/ovirt-engine/api`.
+    pub fn url(&self) -> String {
+        format!("{}{API_PATH}", self.origin())
+    }
+
+    /// The same as [`TestEngine::url`] with the host written `localhost`.
+    pub fn url_localhost(&self) -> String {
+        format!(
+            "{}://localhost:{}{API_PATH}",
+            self.scheme(),
+            self.addr.port()
+        )
+    }
+
+    /// The PEM of the generated CA (only with TLS).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.requests).clone()
+    }
+
+    /// The requests to the API (not to the SSO endpoints) received so far.
+    pub fn api_requests(&self) -> Vec<RecordedRequest> {
+        self.requests().into_iter().filter(|r| r.is_api()).collect()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        lock(&self.state.requests).clear();
+    }
+
+    /// Number of successful logins (tokens issued).
+    pub fn logins(&self) -> usize {
+        self.state.logins.load(Ordering::Relaxed)
+    }
+
+    /// Number of rejected login attempts.
+    pub fn failed_logins(&self) -> usize {
+        self.state.failed_logins.load(Ordering::Relaxed)
+    }
+
+    /// Number of tokens revoked through the logout endpoint.
+    pub fn revocations(&self) -> usize {
+        self.state.revocations.load(Ordering::Relaxed)
+    }
+
+    /// Number of API requests answered 401.
+    pub fn unauthorized(&self) -> usize {
+        self.state.unauthorized.load(Ordering::Relaxed)
+    }
+
+    /// Number of connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
+    }
+
+    /// Issues a valid token without a login request (counts neither as a login), for
+    /// tests of clients that are given a token.
+    pub fn issue_token(&self) -> String {
+        self.state.issue_token()
+    }
+
+    /// Every token issued so far expires now: requests carrying one get 401.
+    pub fn expire_tokens(&self) {
+        self.state.expire_tokens();
+    }
+
+    /// Adds a rule; earlier rules win when several match.
+    pub fn program(&self, rule: Rule) {
+        lock(&self.state.rules).push(rule);
+    }
+
+    /// Removes every rule.
+    pub fn clear_rules(&self) {
+        lock(&self.state.rules).clear();
+    }
+
+    /// A copy of the current inventory (VMs added or removed through the API included).
+    pub fn inventory(&self) -> Inventory {
+        self.state
+            .data
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .inventory
+            .clone()
+    }
+
+    /// Stops accepting, closes every connection and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestEngine {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
