@@ -1,0 +1,338 @@
+//! The SDK's error type.
+//!
+//! Every call of a service method ends in `Result<T, ovirt::Error>`. An [`Error`] says what
+//! happened ([`ErrorKind`]), for which request (HTTP method and URL, when there was a request),
+//! the HTTP status and the engine's fault when the engine answered (WIRE R4.1-R4.4).
+//!
+//! Messages never contain secrets: URLs carry no credentials in this SDK (the token travels in
+//! a header, which is never copied into an error), and request bodies are never quoted.
+
+use std::fmt;
+
+/// The engine's `<fault>` document (WIRE R3.10, R4.1): a short `reason` and a human `detail`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fault {
+    /// Short category, e.g. `Operation Failed`.
+    pub reason: Option<String>,
+    /// Human text, often a bracketed list of engine messages.
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.reason, &self.detail) {
+            (Some(r), Some(d)) => write!(f, "{r}: {d}"),
+            (Some(r), None) => f.write_str(r),
+            (None, Some(d)) => f.write_str(d),
+            (None, None) => f.write_str("(empty fault)"),
+        }
+    }
+}
+
+/// What went wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The engine rejected the credentials or the token (HTTP 401 or 403, WIRE R4.3).
+    Authentication,
+    /// The addressed object does not exist (HTTP 404).
+    NotFound,
+    /// The request conflicts with the engine's state, e.g. a name already in use (HTTP 409).
+    Conflict,
+    /// The engine answered with a fault (any other error status, or an action response carrying
+    /// a `<fault>` even with a 2xx status, WIRE R4.3).
+    Fault,
+    /// The engine accepted an `add` (HTTP 202) but sent no object: it is still being created in
+    /// the background (WIRE R1.11). Not a failure; find the object by listing or searching.
+    Accepted,
+    /// The request or its response did not complete in time.
+    Timeout,
+    /// The connection failed or was lost. See [`Error::may_have_been_processed`].
+    Connection,
+    /// The HTTP response was malformed (bad head, bad chunking, too large headers, bad gzip).
+    Protocol,
+    /// The response is not the XML document expected: see [`Error::content_type`] and
+    /// [`Error::body_excerpt`] (WIRE R4.4).
+    UnexpectedResponse,
+    /// The XML document could not be read.
+    Xml,
+    /// The call could not be built: a missing mandatory parameter, a bad option.
+    InvalidRequest,
+    /// A path given to `service(path)` or an `href` to follow does not name a service (WIRE R2.2).
+    InvalidPath,
+    /// The client or connection configuration is invalid.
+    Config,
+}
+
+impl ErrorKind {
+    fn describe(&self) -> &'static str {
+        match self {
+            ErrorKind::Authentication => "authentication failed",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Fault => "the engine reported a fault",
+            ErrorKind::Accepted => "accepted, no object returned yet",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Connection => "connection failed",
+            ErrorKind::Protocol => "malformed HTTP response",
+            ErrorKind::UnexpectedResponse => "unexpected response",
+            ErrorKind::Xml => "invalid XML",
+            ErrorKind::InvalidRequest => "invalid request",
+            ErrorKind::InvalidPath => "invalid service path",
+            ErrorKind::Config => "invalid configuration",
+        }
+    }
+}
+
+/// An error of the SDK. Display: `METHOD URL: what happened`.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    method: Option<String>,
+    url: Option<String>,
+    status: Option<u16>,
+    fault: Option<Fault>,
+    content_type: Option<String>,
+    body_excerpt: Option<String>,
+    message: Option<String>,
+    may_have_been_processed: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// Longest body excerpt kept in an error, in bytes.
+const EXCERPT_LIMIT: usize = 200;
+
+impl Error {
+    /// A new error of `kind` with no request context.
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                method: None,
+                url: None,
+                status: None,
+                fault: None,
+                content_type: None,
+                body_excerpt: None,
+                message: None,
+                may_have_been_processed: false,
+                source: None,
+            }),
+        }
+    }
+
+    /// A new error of `kind` with an explanation.
+    pub fn with_message(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error::new(kind).message(message)
+    }
+
+    pub(crate) fn message(mut self, message: impl Into<String>) -> Self {
+        self.inner.message = Some(message.into());
+        self
+    }
+
+    /// Sets the request the error belongs to (HTTP method and URL), unless already set.
+    pub fn for_request(mut self, method: &str, url: &str) -> Self {
+        if self.inner.method.is_none() {
+            self.inner.method = Some(method.to_owned());
+            self.inner.url = Some(url.to_owned());
+        }
+        self
+    }
+
+    pub(crate) fn status(mut self, status: u16) -> Self {
+        self.inner.status = Some(status);
+        self
+    }
+
+    pub(crate) fn fault(mut self, fault: Fault) -> Self {
+        self.inner.fault = Some(fault);
+        self
+    }
+
+    pub(crate) fn response_body(mut self, content_type: Option<&str>, body: &[u8]) -> Self {
+        self.inner.content_type = content_type.map(str::to_owned);
+        if !body.is_empty() {
+            self.inner.body_excerpt = Some(excerpt(body));
+        }
+        self
+    }
+
+    pub(crate) fn processed(mut self, may_have_been_processed: bool) -> Self {
+        self.inner.may_have_been_processed = may_have_been_processed;
+        self
+    }
+
+    pub(crate) fn source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.inner.source = Some(Box::new(source));
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// HTTP method of the failed request, if a request was made.
+    pub fn method(&self) -> Option<&str> {
+        self.inner.method.as_deref()
+    }
+
+    /// URL (without credentials) of the failed request, if a request was made.
+    pub fn url(&self) -> Option<&str> {
+        self.inner.url.as_deref()
+    }
+
+    /// HTTP status of the response, if one was received.
+    pub fn http_status(&self) -> Option<u16> {
+        self.inner.status
+    }
+
+    /// The engine's fault, if the response carried one.
+    pub fn engine_fault(&self) -> Option<&Fault> {
+        self.inner.fault.as_ref()
+    }
+
+    /// `Content-Type` of a response that was not the XML expected.
+    pub fn content_type(&self) -> Option<&str> {
+        self.inner.content_type.as_deref()
+    }
+
+    /// The first bytes (at most 200, lossily decoded) of a response body that could not be used.
+    pub fn body_excerpt(&self) -> Option<&str> {
+        self.inner.body_excerpt.as_deref()
+    }
+
+    /// For connection errors and time-outs: true if the request was (or may have been) sent,
+    /// so the engine may have acted on it. Always true when a response was received.
+    pub fn may_have_been_processed(&self) -> bool {
+        self.inner.may_have_been_processed || self.inner.status.is_some()
+    }
+
+    /// True for [`ErrorKind::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::NotFound)
+    }
+
+    /// True for [`ErrorKind::Conflict`].
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Conflict)
+    }
+
+    /// True for [`ErrorKind::Authentication`].
+    pub fn is_authentication(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Authentication)
+    }
+
+    /// True for [`ErrorKind::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Timeout)
+    }
+
+    /// The error of an error HTTP status (WIRE R4.3): 401/403 authentication, 404 not found,
+    /// 409 conflict, others a fault.
+    pub(crate) fn from_status(status: u16) -> Self {
+        let kind = match status {
+            401 | 403 => ErrorKind::Authentication,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            _ => ErrorKind::Fault,
+        };
+        Error::new(kind).status(status)
+    }
+}
+
+impl From<pipeline_core::Error> for Error {
+    fn from(e: pipeline_core::Error) -> Self {
+        use pipeline_core::ErrorKind as K;
+        let kind = match e.kind() {
+            K::Timeout => ErrorKind::Timeout,
+            K::Connect | K::Tls | K::Closed | K::Proxy => ErrorKind::Connection,
+            K::Config => ErrorKind::Config,
+            K::Malformed | K::BodyDecode | K::HeaderLimit => ErrorKind::Protocol,
+            K::InvalidRequest => ErrorKind::InvalidRequest,
+            _ => ErrorKind::Connection,
+        };
+        let mut err = Error::new(kind).processed(e.may_have_been_processed());
+        if let (Some(m), Some(u)) = (e.method(), e.url()) {
+            err = err.for_request(m.as_str(), u);
+        }
+        err.source(e)
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let cut = &body[..body.len().min(EXCERPT_LIMIT)];
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if body.len() > EXCERPT_LIMIT {
+        text.push_str("...");
+    }
+    text
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        if let (Some(m), Some(u)) = (&i.method, &i.url) {
+            write!(f, "{m} {u}: ")?;
+        }
+        f.write_str(i.kind.describe())?;
+        if let Some(s) = i.status {
+            write!(f, " (HTTP {s})")?;
+        }
+        if let Some(msg) = &i.message {
+            write!(f, ": {msg}")?;
+        }
+        if let Some(fault) = &i.fault {
+            write!(f, ": {fault}")?;
+        }
+        if matches!(i.kind, ErrorKind::UnexpectedResponse) || i.fault.is_none() {
+            if let Some(ct) = &i.content_type {
+                write!(f, "; content type {ct}")?;
+            }
+            if let Some(b) = &i.body_excerpt {
+                write!(f, "; body starts with {b:?}")?;
+            }
+        }
+        if matches!(i.kind, ErrorKind::Connection | ErrorKind::Timeout) {
+            if i.may_have_been_processed {
+                f.write_str("; the request may have been processed")?;
+            } else {
+                f.write_str("; the request was not processed")?;
+            }
+        }
+        if let Some(src) = &i.source {
+            write!(f, ": {src}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Error")
+            .field("kind", &i.kind)
+            .field("method", &i.method)
+            .field("url", &i.url)
+            .field("status", &i.status)
+            .field("fault", &i.fault)
+            .field("content_type", &i.content_type)
+            .field("body_excerpt", &i.body_excerpt)
+            .field("message", &i.message)
+            .field("may_have_been_processed", &i.may_have_been_processed)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,479 @@
+//! The hand-written runtime of the generated services.
+//!
+//! A generated service (`VmsService`, `VmService`, ...) is a [`ServiceContext`]: a transport
+//! and a path. Each of its methods returns a [`Request`] builder whose type parameter is a
+//! generated marker type implementing [`MethodWire`]; the builder collects the typed model
+//! parameters (through generated setters) and the per-call options shared by every method
+//! ([`Request::header`], [`Request::query`], [`Request::timeout`], WIRE R1.9), and
+//! [`Request::send`] hands the call to the [`Transport`] at once and returns a
+//! [`ResponseFuture`]. `Request` also implements [`IntoFuture`], so `vms.list().await` works.
+//!
+//! Outputs by kind of method (WIRE R1.1, R1.6):
+//!
+//! | kind | output |
+//! | --- | --- |
+//! | get, update | the object |
+//! | list | `Vec` of the objects |
+//! | add | the created object; 202 without a body is [`ErrorKind::Accepted`] (R1.11) |
+//! | remove | `()` (the body is ignored) |
+//! | action with an output parameter | the output parameter's value |
+//! | other action | the returned `Action` document (status, job, ...) |
+//!
+//! Every 2xx status is success (R1.11 [rec]); an action response carrying a `<fault>` is an
+//! error whatever its status (R4.3).
+
+mod encode;
+mod response;
+mod transport;
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use encode::{encode_segment, form_encode, QueryValue};
+pub use response::{parse_fault, ResponseKind};
+pub use transport::{BoxFuture, Call, PlainTransport, RawResponse, Transport, Verb};
+
+use crate::error::{Error, ErrorKind};
+
+/// Where a service lives: the transport it sends through and its path below the API base.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct ServiceContext {
+    transport: Arc<dyn Transport>,
+    path: Arc<str>,
+}
+
+impl std::fmt::Debug for ServiceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceContext")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceContext {
+    /// The root service's context (empty path) on `transport`.
+    pub fn root(transport: Arc<dyn Transport>) -> Self {
+        ServiceContext {
+            transport,
+            path: Arc::from(""),
+        }
+    }
+
+    /// The path below the API base, segments percent-encoded (`vms/123/nics`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    fn join(&self, encoded: &str) -> Self {
+        let path = if self.path.is_empty() {
+            encoded.to_owned()
+        } else {
+            format!("{}/{}", self.path, encoded)
+        };
+        ServiceContext {
+            transport: self.transport.clone(),
+            path: Arc::from(path),
+        }
+    }
+
+    /// The context of a parameterless locator: appends the fixed `segment` (WIRE R2.1).
+    pub fn child(&self, segment: &str) -> Self {
+        self.join(segment)
+    }
+
+    /// The context of a parameterised locator: appends `value` percent-encoded as one path
+    /// segment (WIRE R2.1 [rec]).
+    pub fn child_value(&self, value: &str) -> Self {
+        self.join(&encode_segment(value))
+    }
+
+    /// A new request builder for method `M` of this service.
+    pub fn request<M: MethodWire>(&self) -> Request<M> {
+        Request {
+            ctx: self.clone(),
+            query: Vec::new(),
+            body: None,
+            action: Vec::new(),
+            options: CallOptions::default(),
+            _method: PhantomData,
+        }
+    }
+}
+
+/// The wire facts of one generated method, implemented by a generated marker type.
+///
+/// The facts come from the spec (verb, action segment, kind: WIRE R1.1, R1.2); the runtime
+/// only follows them.
+pub trait MethodWire: Sized + 'static {
+    /// What the call returns.
+    type Output: Send + 'static;
+    /// `service/method` in model names, for messages.
+    const NAME: &'static str;
+    /// HTTP verb.
+    const VERB: Verb;
+    /// Segment appended to the service path (actions, R1.2).
+    const SEGMENT: Option<&'static str>;
+    /// How the response is checked before [`MethodWire::read`] (R1.6, R1.11, R4.3).
+    const RESPONSE: ResponseKind;
+    /// Reads the output from a successful response's body.
+    fn read(body: &[u8]) -> Result<Self::Output, Error>;
+}
+
+/// Options every call accepts (WIRE R1.9): extra headers, extra query parameters, a timeout.
+#[derive(Clone, Debug, Default)]
+pub struct CallOptions {
+    /// Extra headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Extra query parameters; a model parameter of the same name replaces an entry (R1.9).
+    pub query: Vec<(String, String)>,
+    /// Time limit of this call (overrides the transport's default).
+    pub timeout: Option<Duration>,
+}
+
+/// A request being built for method `M` (a generated marker type). Generated setters add the
+/// model parameters; `header`, `query` and `timeout` add per-call options; `send` or `.await`
+/// sends it.
+#[must_use = "a request does nothing until sent or awaited"]
+pub struct Request<M> {
+    ctx: ServiceContext,
+    query: Vec<(&'static str, String)>,
+    body: Option<Result<Bytes, Error>>,
+    action: Vec<(&'static str, String)>,
+    options: CallOptions,
+    _method: PhantomData<fn() -> M>,
+}
+
+impl<M> std::fmt::Debug for Request<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("path", &self.ctx.path)
+            .field("query", &self.query)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: MethodWire> Request<M> {
+    /// Adds an extra header to this call (WIRE R1.9).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds an extra query parameter to this call (WIRE R1.9); a model parameter of the same
+    /// name wins.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the time limit of this call, overriding the transport's default.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Replaces all per-call options.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets query parameter `name` (a model parameter, WIRE R1.3), replacing an earlier value.
+    #[doc(hidden)]
+    pub fn set_query(mut self, name: &'static str, value: String) -> Self {
+        match self.query.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.query.push((name, value)),
+        }
+        self
+    }
+
+    /// Sets the request body document (add and update, WIRE R1.4).
+    #[doc(hidden)]
+    pub fn set_body(mut self, body: Result<Bytes, Error>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Sets the child element `tag` of the `<action>` envelope to `xml` (an already written
+    /// element, WIRE R1.5), replacing an earlier value.
+    #[doc(hidden)]
+    pub fn set_action(mut self, tag: &'static str, xml: String) -> Self {
+        match self.action.iter_mut().find(|(n, _)| *n == tag) {
+            Some(slot) => slot.1 = xml,
+            None => self.action.push((tag, xml)),
+        }
+        self
+    }
+
+    /// The service path this request goes to (without the action segment).
+    pub fn service_path(&self) -> &str {
+        self.ctx.path()
+    }
+
+    /// Builds the [`Call`] (WIRE R1.2-R1.9) without sending it.
+    pub fn into_call(self) -> Result<(Call, Arc<dyn Transport>), Error> {
+        let Request {
+            ctx,
+            query,
+            body,
+            action,
+            options,
+            ..
+        } = self;
+        let mut path = ctx.path.to_string();
+        if let Some(segment) = M::SEGMENT {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(segment);
+        }
+        // R1.9: caller's extra query first, model parameters override the same name.
+        let mut pairs: Vec<(String, String)> = options
+            .query
+            .into_iter()
+            .filter(|(k, _)| !query.iter().any(|(n, _)| n == k))
+            .collect();
+        pairs.extend(query.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        let body = match body {
+            Some(Ok(b)) => Some(b),
+            Some(Err(e)) => return Err(e),
+            // R1.5: an action always sends its envelope; R1.7: a remove with an action
+            // parameter sends one when the parameter is set.
+            None if M::RESPONSE == ResponseKind::Action || !action.is_empty() => {
+                Some(action_envelope(&action))
+            }
+            None if matches!(M::RESPONSE, ResponseKind::Add | ResponseKind::Update) => {
+                return Err(Error::with_message(
+                    ErrorKind::InvalidRequest,
+                    format!("{}: the object to send is not set", M::NAME),
+                ));
+            }
+            None => None,
+        };
+        let call = Call {
+            verb: M::VERB,
+            path,
+            query: pairs,
+            headers: options.headers,
+            body,
+            timeout: options.timeout,
+        };
+        Ok((call, ctx.transport))
+    }
+
+    /// Sends the request now (it is handed to the transport before this returns) and returns
+    /// a future of its result.
+    pub fn send(self) -> ResponseFuture<M::Output> {
+        let (call, transport) = match self.into_call() {
+            Ok(x) => x,
+            Err(e) => return ResponseFuture::ready(Err(e)),
+        };
+        let url = call.target(transport.base_path());
+        let verb = call.verb;
+        let pending = transport.send(call);
+        ResponseFuture {
+            inner: Box::pin(async move {
+                let result = match pending.await {
+                    Ok(raw) => response::check::<M>(raw),
+                    Err(e) => Err(e),
+                };
+                result.map_err(|e| e.for_request(verb.as_str(), &url))
+            }),
+        }
+    }
+}
+
+impl<M: MethodWire> IntoFuture for Request<M> {
+    type Output = Result<M::Output, Error>;
+    type IntoFuture = ResponseFuture<M::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
+/// `<action>` + the set children + `</action>` (WIRE R1.5; `<action/>` when nothing is set).
+fn action_envelope(children: &[(&'static str, String)]) -> Bytes {
+    if children.is_empty() {
+        return Bytes::from_static(b"<action/>");
+    }
+    let mut out = String::from("<action>");
+    for (_, xml) in children {
+        out.push_str(xml);
+    }
+    out.push_str("</action>");
+    Bytes::from(out)
+}
+
+/// The result of a sent call: a `Send + 'static` future of `Result<T, Error>`.
+#[must_use = "futures do nothing unless awaited; the request is already sent"]
+pub struct ResponseFuture<T> {
+    inner: BoxFuture<Result<T, Error>>,
+}
+
+impl<T: Send + 'static> ResponseFuture<T> {
+    fn ready(result: Result<T, Error>) -> Self {
+        ResponseFuture {
+            inner: Box::pin(std::future::ready(result)),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ResponseFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+impl<T> Future for ResponseFuture<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// Turns an `href` of a returned object (`/ovirt-engine/api/vms/123/nics`) into a service
+/// path (`vms/123/nics`) by removing the API base path and `/` (WIRE R2.2).
+pub fn href_to_path<'a>(href: &'a str, base_path: &str) -> Result<&'a str, Error> {
+    // An absolute URL: keep its path part.
+    let path = match href.find("://") {
+        Some(i) => {
+            let rest = &href[i + 3..];
+            rest.find('/').map_or("", |j| &rest[j..])
+        }
+        None => href,
+    };
+    let base = base_path.trim_end_matches('/');
+    path.strip_prefix(base)
+        .and_then(|rest| {
+            if rest.is_empty() {
+                Some(rest)
+            } else {
+                rest.strip_prefix('/')
+            }
+        })
+        .map(|p| p.trim_end_matches('/'))
+        .ok_or_else(|| {
+            Error::with_message(
+                ErrorKind::InvalidPath,
+                format!("href {href:?} does not start with the API base path {base:?}"),
+            )
+        })
+}
+
+/// Splits the first segment off a navigation path (WIRE R2.2): `("vms", "123/nics")`.
+#[doc(hidden)]
+pub fn split_segment(path: &str) -> (&str, &str) {
+    match path.find('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (path, ""),
+    }
+}
+
+/// Decodes a percent-encoded navigation path segment (the value of a parameterised locator).
+#[doc(hidden)]
+pub fn decode_segment(segment: &str) -> Result<String, Error> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => {
+                    return Err(Error::with_message(
+                        ErrorKind::InvalidPath,
+                        format!("bad percent-escape in path segment {segment:?}"),
+                    ))
+                }
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| {
+        Error::with_message(
+            ErrorKind::InvalidPath,
+            format!("path segment {segment:?} is not UTF-8"),
+        )
+    })
+}
+
+/// The error for a navigation path segment no locator of `service` matches (WIRE R2.2).
+#[doc(hidden)]
+pub fn invalid_segment(service: &str, segment: &str, path: &str) -> Error {
+    Error::with_message(
+        ErrorKind::InvalidPath,
+        format!("segment {segment:?} of path {path:?} names no locator of service `{service}`"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn href_loses_the_base_path() {
+        assert_eq!(
+            href_to_path("/ovirt-engine/api/vms/123/nics", "/ovirt-engine/api").unwrap(),
+            "vms/123/nics"
+        );
+        assert_eq!(
+            href_to_path("https://e.x/ovirt-engine/api/vms", "/ovirt-engine/api/").unwrap(),
+            "vms"
+        );
+        assert_eq!(
+            href_to_path("/ovirt-engine/api", "/ovirt-engine/api").unwrap(),
+            ""
+        );
+    }
+
+    #[test]
+    fn href_outside_the_base_path_is_an_error() {
+        let e = href_to_path("/other/vms", "/ovirt-engine/api").unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidPath));
+        assert!(e.to_string().contains("/other/vms"), "{e}");
+        assert!(href_to_path("/ovirt-engine/apix/vms", "/ovirt-engine/api").is_err());
+    }
+
+    #[test]
+    fn navigation_segments_are_split_and_decoded() {
+        assert_eq!(split_segment("vms/123/nics"), ("vms", "123/nics"));
+        assert_eq!(split_segment("vms"), ("vms", ""));
+        assert_eq!(decode_segment("a%2Fb%20c").unwrap(), "a/b c");
+        assert!(decode_segment("a%zz").is_err());
+        assert!(decode_segment("%ff").is_err());
+    }
+
+    #[test]
+    fn empty_action_envelope_is_an_empty_element() {
+        assert_eq!(&action_envelope(&[])[..], b"<action/>");
+        assert_eq!(
+            &action_envelope(&[("force", "<force>true</force>".into())])[..],
+            b"<action><force>true</force></action>"
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The thin HTTP layer services call: [`Transport`], the [`Call`] it sends and the
+//! [`RawResponse`] it returns, and [`PlainTransport`] over a `pipeline_core::Client`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::encode::{form_encode_into, render_target};
+use crate::error::Error;
+
+/// A boxed, `Send`, `'static` future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The HTTP verbs services use (WIRE R1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Verb {
+    /// `GET`: get and list.
+    Get,
+    /// `POST`: add and actions.
+    Post,
+    /// `PUT`: update.
+    Put,
+    /// `DELETE`: remove.
+    Delete,
+}
+
+impl Verb {
+    /// The method token, e.g. `"GET"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    /// True for `GET`, `PUT` and `DELETE`: repeating the request has the same effect.
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Verb::Post)
+    }
+
+    fn to_core(self) -> pipeline_core::Method {
+        match self {
+            Verb::Get => pipeline_core::Method::Get,
+            Verb::Post => pipeline_core::Method::Post,
+            Verb::Put => pipeline_core::Method::Put,
+            Verb::Delete => pipeline_core::Method::Delete,
+        }
+    }
+}
+
+/// One request of a service method, as the runtime built it.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// HTTP verb.
+    pub verb: Verb,
+    /// Path relative to the API base, without leading `/`, segments already percent-encoded
+    /// (WIRE R2.1), e.g. `vms/123/nics`; empty for the root service.
+    pub path: String,
+    /// Query pairs, not yet encoded (WIRE R1.3), in the order they are sent.
+    pub query: Vec<(String, String)>,
+    /// Extra headers of this call (WIRE R1.9); a transport adds its own (R5.4).
+    pub headers: Vec<(String, String)>,
+    /// XML request body, if any (sent with `Content-Type: application/xml`).
+    pub body: Option<Bytes>,
+    /// Time limit of this call; `None` uses the transport's default.
+    pub timeout: Option<Duration>,
+}
+
+impl Call {
+    /// True if the call may be repeated safely after a connection failure.
+    pub fn is_idempotent(&self) -> bool {
+        self.verb.is_idempotent()
+    }
+
+    /// The request target: `base_path` + `/` + path + `?` + form-encoded query (WIRE R1.2, R1.3).
+    /// `base_path` is the path of the API entry point, e.g. `/ovirt-engine/api`.
+    pub fn target(&self, base_path: &str) -> String {
+        render_target(base_path, &self.path, &self.query)
+    }
+
+    /// The query string alone, form-encoded, without `?`.
+    pub fn query_string(&self) -> String {
+        let mut out = String::new();
+        for (i, (k, v)) in self.query.iter().enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            form_encode_into(&mut out, k);
+            out.push('=');
+            form_encode_into(&mut out, v);
+        }
+        out
+    }
+}
+
+/// The answer to a [`Call`].
+#[derive(Clone, Debug)]
+pub struct RawResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The whole body (decompressed).
+    pub body: Bytes,
+}
+
+/// Sends calls. Services hold one as `Arc<dyn Transport>`.
+///
+/// `send` must hand the call to the network (or queue it) *before* returning, not when the
+/// future is first polled: services rely on it so that calls issued before any `.await` are
+/// in flight together.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `call`; the future resolves to the response (any status) or a transport error.
+    fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>>;
+
+    /// Path of the API entry point (e.g. `/ovirt-engine/api`), used to turn an `href` into a
+    /// service path (WIRE R2.2) and to name URLs in errors.
+    fn base_path(&self) -> &str;
+}
+
+/// A [`Transport`] over a [`pipeline_core::Client`], adding only `Accept` and `Content-Type`
+/// headers: no login, no `Authorization` or `Version` header (the connection adds those,
+/// WIRE R5.4).
+#[derive(Clone, Debug)]
+pub struct PlainTransport {
+    client: pipeline_core::Client,
+    base_path: String,
+}
+
+impl PlainTransport {
+    /// A transport sending to `base_path` (e.g. `/ovirt-engine/api`; a trailing `/` is
+    /// ignored) on `client`'s origin.
+    pub fn new(client: pipeline_core::Client, base_path: impl Into<String>) -> Self {
+        let mut base_path = base_path.into();
+        while base_path.ends_with('/') {
+            base_path.pop();
+        }
+        if !base_path.is_empty() && !base_path.starts_with('/') {
+            base_path.insert(0, '/');
+        }
+        PlainTransport { client, base_path }
+    }
+
+    /// The request `pipeline_core` will send for `call`: its target, the call's headers, then
+    /// `Accept` and `Content-Type` (WIRE R5.4), body and time limit.
+    pub fn request(&self, call: Call) -> pipeline_core::Request {
+        let target = call.target(&self.base_path);
+        let mut req = pipeline_core::Request::new(call.verb.to_core(), target);
+        for (k, v) in call.headers {
+            req = req.header(k, v);
+        }
+        req = req
+            .header("Accept", "application/xml")
+            .header("Content-Type", "application/xml");
+        if let Some(body) = call.body {
+            req = req.body(body);
+        }
+        if call.timeout.is_some() {
+            req = req.timeout(call.timeout);
+        }
+        req
+    }
+}
+
+impl Transport for PlainTransport {
+    fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
+        // `pipeline_core::Client::send` queues the request at once (see its docs).
+        let pending = self.client.send(self.request(call));
+        Box::pin(async move {
+            let response = pending.await?;
+            let status = response.status();
+            let content_type = response.headers().get("content-type").map(str::to_owned);
+            let body = response.bytes().await?;
+            Ok(RawResponse {
+                status,
+                content_type,
+                body,
+            })
+        })
+    }
+
+    fn base_path(&self) -> &str {
+        &self.base_path
+    }
+}
