@@ -17,6 +17,12 @@
 //! The one-way delay `d` is half the round-trip time given to [`LatencyProxy::start`].
 //! A round-trip time of zero makes the proxy a plain pass-through that never sleeps.
 //!
+//! Deadlines are kept by a timer thread of the proxy's own rather than by tokio's
+//! timer: tokio rounds every deadline up to the next whole millisecond, which made a
+//! 2 ms round trip take about 4 ms. The thread waits with the operating system's
+//! high-resolution timeout (tens of microseconds late at most on an idle machine)
+//! and wakes the writer through a oneshot channel.
+//!
 //! End of stream travels like data: when a reader sees EOF, the writer of that
 //! direction shuts its socket's write half down (a half-close) once the preceding
 //! bytes and the delay have passed; when both directions have ended, both sockets
@@ -31,12 +37,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::Instant;
 
 /// How many bytes a reader asks the socket for at most in one read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -67,6 +75,7 @@ impl LatencyProxy {
         let one_way = rtt / 2;
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
+        let timer = Timer::start()?;
         let task = tokio::spawn(async move {
             // The JoinSet owns every connection task: dropping it (when this task is
             // aborted) aborts them, which closes their sockets.
@@ -80,7 +89,7 @@ impl LatencyProxy {
                             continue;
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
-                        conns.spawn(proxy_connection(client, upstream, one_way));
+                        conns.spawn(proxy_connection(client, upstream, one_way, timer.clone()));
                     }
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 }
@@ -140,7 +149,12 @@ enum End {
     Reset,
 }
 
-async fn proxy_connection(client: TcpStream, upstream: SocketAddr, one_way: Duration) {
+async fn proxy_connection(
+    client: TcpStream,
+    upstream: SocketAddr,
+    one_way: Duration,
+    timer: Timer,
+) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         // Dropping the client socket closes it: the closest thing to a refusal.
         return;
@@ -151,8 +165,8 @@ async fn proxy_connection(client: TcpStream, upstream: SocketAddr, one_way: Dura
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
 
-    let mut upstream_dir = pin!(direction(client_read, server_write, one_way));
-    let mut downstream_dir = pin!(direction(server_read, client_write, one_way));
+    let mut upstream_dir = pin!(direction(client_read, server_write, one_way, timer.clone()));
+    let mut downstream_dir = pin!(direction(server_read, client_write, one_way, timer));
     let (mut up_done, mut down_done) = (false, false);
     while !(up_done && down_done) {
         let end = tokio::select! {
@@ -167,10 +181,10 @@ async fn proxy_connection(client: TcpStream, upstream: SocketAddr, one_way: Dura
 }
 
 /// Moves bytes from `from` to `to`, each chunk delayed by `delay` after it was read.
-async fn direction(from: OwnedReadHalf, to: OwnedWriteHalf, delay: Duration) -> End {
+async fn direction(from: OwnedReadHalf, to: OwnedWriteHalf, delay: Duration, timer: Timer) -> End {
     let (tx, rx) = mpsc::unbounded_channel();
     let reader = read_side(from, tx, delay);
-    let writer = write_side(rx, to, delay);
+    let writer = write_side(rx, to, delay, timer);
     // The reader ends first (it pushes the final Eof or Reset), the writer when it
     // has delivered it, or earlier if writing fails; the writer's result decides.
     let mut writer = pin!(writer);
@@ -209,10 +223,14 @@ async fn write_side(
     mut rx: mpsc::UnboundedReceiver<Segment>,
     mut to: OwnedWriteHalf,
     delay: Duration,
+    timer: Timer,
 ) -> End {
-    let wait = |deadline: Instant| async move {
-        if !delay.is_zero() {
-            tokio::time::sleep_until(deadline).await;
+    let wait = |deadline: Instant| {
+        let timer = &timer;
+        async move {
+            if !delay.is_zero() {
+                timer.wait_until(deadline).await;
+            }
         }
     };
     while let Some(segment) = rx.recv().await {
@@ -239,4 +257,84 @@ async fn write_side(
     // The reader always sends a final segment before it ends, so this is only
     // reached if it was cancelled; treat it as a failure.
     End::Reset
+}
+
+/// A deadline and the writer to wake when it has passed.
+struct Alarm {
+    deadline: Instant,
+    wake: oneshot::Sender<()>,
+}
+
+/// A handle to the proxy's timer thread; see the module documentation.
+#[derive(Debug, Clone)]
+struct Timer {
+    alarms: std::sync::mpsc::Sender<Alarm>,
+}
+
+impl Timer {
+    /// Starts the thread; it ends once every handle is dropped and no alarm is pending.
+    fn start() -> io::Result<Timer> {
+        let (alarms, rx) = std::sync::mpsc::channel::<Alarm>();
+        std::thread::Builder::new()
+            .name("latency-timer".into())
+            .spawn(move || run_timer(rx))?;
+        Ok(Timer { alarms })
+    }
+
+    /// Returns once `deadline` has passed.
+    async fn wait_until(&self, deadline: Instant) {
+        if Instant::now() >= deadline {
+            return;
+        }
+        let (wake, woken) = oneshot::channel();
+        if self.alarms.send(Alarm { deadline, wake }).is_ok() && woken.await.is_ok() {
+            return;
+        }
+        // The timer thread is gone (it cannot be while a handle exists, but a
+        // coarser wait is better than none).
+        tokio::time::sleep_until(deadline.into()).await;
+    }
+}
+
+fn run_timer(rx: std::sync::mpsc::Receiver<Alarm>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    // Min-heap on (deadline, arrival order); the senders live in a side table.
+    let mut heap: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
+    let mut pending: std::collections::HashMap<u64, oneshot::Sender<()>> =
+        std::collections::HashMap::new();
+    let mut next_id = 0u64;
+    let mut open = true;
+    loop {
+        let now = Instant::now();
+        while let Some(&Reverse((deadline, id))) = heap.peek() {
+            if deadline > now {
+                break;
+            }
+            heap.pop();
+            if let Some(wake) = pending.remove(&id) {
+                // The writer may have been dropped meanwhile; nothing to do then.
+                let _ = wake.send(());
+            }
+        }
+        let received = match heap.peek() {
+            None if !open => return,
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(&Reverse((deadline, _))) if open => {
+                rx.recv_timeout(deadline.saturating_duration_since(now))
+            }
+            Some(&Reverse((deadline, _))) => {
+                std::thread::sleep(deadline.saturating_duration_since(now));
+                continue;
+            }
+        };
+        match received {
+            Ok(alarm) => {
+                heap.push(Reverse((alarm.deadline, next_id)));
+                pending.insert(next_id, alarm.wake);
+                next_id += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => open = false,
+        }
+    }
 }

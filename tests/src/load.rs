@@ -14,6 +14,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures_util::future;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::server::item_body;
@@ -29,7 +32,8 @@ pub enum ClientKind {
         /// Requests in flight per connection (1 = no pipelining).
         depth: usize,
     },
-    /// `reqwest` (no pipelining) with this many requests, and so connections, in flight.
+    /// `reqwest` (no pipelining): this many workers, each sending one request at a
+    /// time on its own keep-alive connection.
     Reqwest {
         /// Concurrent requests, each on its own keep-alive connection.
         connections: usize,
@@ -166,25 +170,32 @@ async fn reqwest_gets(
     connections: usize,
     expected: &[Bytes],
 ) -> Result<(), LoadError> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .build()
-        .map_err(|e| LoadError::new(format!("building the reqwest client: {e}")))?;
-    stream::iter(0..expected.len())
-        .map(|n| {
-            let client = client.clone();
-            async move {
-                let url = format!("http://{addr}/items/{n}");
-                let fail = |e: reqwest::Error| LoadError::new(format!("GET {url}: {e}"));
-                let response = client.get(&url).send().await.map_err(fail)?;
-                let status = response.status().as_u16();
-                let body = response.bytes().await.map_err(fail)?;
-                check(n, status, &body, expected)
+    // One worker per connection, each with a client (and so a pool) of its own that
+    // it uses for one request at a time: every worker keeps its single keep-alive
+    // connection. A single shared client behind `buffer_unordered` opens extra
+    // connections when a request starts before the previous response's connection
+    // has gone back to the pool (up to 50 instead of 5 per 1000 requests here).
+    let next = AtomicUsize::new(0);
+    let worker = || async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .map_err(|e| LoadError::new(format!("building the reqwest client: {e}")))?;
+        loop {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            if n >= expected.len() {
+                return Ok::<(), LoadError>(());
             }
-        })
-        .buffer_unordered(connections)
-        .try_collect::<()>()
-        .await
+            let url = format!("http://{addr}/items/{n}");
+            let fail = |e: reqwest::Error| LoadError::new(format!("GET {url}: {e}"));
+            let response = client.get(&url).send().await.map_err(fail)?;
+            let status = response.status().as_u16();
+            let body = response.bytes().await.map_err(fail)?;
+            check(n, status, &body, expected)?;
+        }
+    };
+    future::try_join_all((0..connections).map(|_| worker())).await?;
+    Ok(())
 }
 
 /// CPU time (user plus system) this process has used so far, all threads together.

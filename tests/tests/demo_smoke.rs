@@ -73,7 +73,7 @@ async fn pipelined_runs_through_the_emulator_deliver_every_item() {
 }
 
 #[tokio::test]
-async fn reqwest_runs_open_no_more_connections_than_requests_in_flight() {
+async fn reqwest_runs_open_at_most_one_connection_per_worker() {
     let (addr, server) = ItemServer::start(1024).await.unwrap();
     let expected = expected_bodies(500, 1024);
     run_gets(ClientKind::Reqwest { connections: 5 }, addr, &expected)

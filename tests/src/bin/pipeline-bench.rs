@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! cargo run --release -p ovirt-tests --bin pipeline-bench -- [-m 3000] [--runs 5]
-//!     [--rtt 0,2,20] [--configs 5x1,5x8,10x32] [--reqwest-connections 5] [--no-reqwest]
+//!     [--rtt 0,2,20] [--configs 5x1,5x8,10x32|none] [--reqwest-connections 5] [--no-reqwest]
 //!     [--body 1024] [--client-threads 2] [--timeout-secs 1200]
 //! ```
 
@@ -79,8 +79,10 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
                     .collect::<Result<_, _>>()?
             }
             "--configs" => {
-                options.configs = value("--configs")?
+                let text = value("--configs")?;
+                options.configs = text
                     .split(',')
+                    .filter(|config| *config != "none")
                     .map(|config| {
                         let (c, d) = config.split_once('x').ok_or_else(|| {
                             format!("--configs: {config:?} is not CONNECTIONSxDEPTH, e.g. 5x8")
