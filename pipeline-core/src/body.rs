@@ -94,11 +94,6 @@ impl BodySender {
         true
     }
 
-    /// True if the reader dropped the body.
-    pub(crate) fn reader_gone(&self) -> bool {
-        self.shared.lock().reader_gone
-    }
-
     /// Ready when the reader has room for more (or is gone).
     pub(crate) fn poll_capacity(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut st = self.shared.lock();

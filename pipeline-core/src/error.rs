@@ -86,10 +86,6 @@ impl Error {
         self
     }
 
-    pub(crate) fn shared_source(&self) -> Option<Source> {
-        self.inner.source.clone()
-    }
-
     pub(crate) fn processed(mut self, may_have_been_processed: bool) -> Self {
         self.inner.may_have_been_processed = may_have_been_processed;
         self

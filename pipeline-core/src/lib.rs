@@ -6,9 +6,11 @@
 mod body;
 mod client;
 mod conn;
+mod connect;
 mod error;
 mod headers;
 mod method;
+mod proto;
 mod pool;
 mod request;
 mod response;

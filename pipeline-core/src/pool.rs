@@ -21,7 +21,8 @@ pub(crate) struct Job {
     pub(crate) headers: Headers,
     pub(crate) body: Bytes,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) tx: oneshot::Sender<Result<Response, Error>>,
+    /// Taken when the response head is handed over.
+    pub(crate) tx: Option<oneshot::Sender<Result<Response, Error>>>,
     /// How many times it was written on a connection that then failed.
     pub(crate) attempts: u32,
     /// Nothing else may be written on its connection until its final status arrives
@@ -32,14 +33,18 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    /// Answers the request (ignored if its future was dropped).
-    pub(crate) fn answer(self, result: Result<Response, Error>) {
-        let _ = self.tx.send(result);
+    /// Answers the request. Returns false if its future was dropped (or it was answered
+    /// already).
+    pub(crate) fn answer(&mut self, result: Result<Response, Error>) -> bool {
+        match self.tx.take() {
+            Some(tx) => tx.send(result).is_ok(),
+            None => false,
+        }
     }
 
-    /// True if the caller dropped the response future.
+    /// True if the caller dropped the response future (or it was answered already).
     pub(crate) fn is_canceled(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.as_ref().is_none_or(|tx| tx.is_closed())
     }
 }
 
@@ -148,7 +153,7 @@ impl Pool {
             headers: request.headers,
             body: request.body,
             deadline,
-            tx,
+            tx: Some(tx),
             attempts: 0,
             exclusive: false,
             _permit: permit,
@@ -177,7 +182,7 @@ impl Pool {
                 continue;
             }
             if job.deadline.is_some_and(|d| d <= now) {
-                if let Some(job) = st.queue.pop_front() {
+                if let Some(mut job) = st.queue.pop_front() {
                     let err = Error::new(ErrorKind::Timeout, "timed out before a connection was free")
                         .processed(job.attempts > 0)
                         .for_request(job.method, self.config.url(&job.path));

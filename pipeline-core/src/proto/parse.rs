@@ -1,0 +1,316 @@
+//! Response head parsing (status line and headers) with `httparse`, and the framing
+//! decision of RFC 9112 section 6.3.
+
+use std::mem::MaybeUninit;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{Headers, Method};
+
+/// Why a response head was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeadError {
+    /// Not valid HTTP/1.x.
+    Malformed(String),
+    /// Larger than `max_header_bytes`.
+    TooLarge(usize),
+    /// More than `max_headers` headers.
+    TooMany(usize),
+}
+
+/// How the body of a response is delimited (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body: `HEAD` request, 1xx, 204 or 304 status.
+    Empty,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Read until the server closes the connection.
+    Eof,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    pub(crate) status: u16,
+    pub(crate) reason: Box<str>,
+    /// `HTTP/1.0` rather than `HTTP/1.1`.
+    pub(crate) http10: bool,
+    pub(crate) headers: Headers,
+}
+
+impl ResponseHead {
+    /// True for 1xx interim responses, which precede the final response and never end
+    /// the exchange (RFC 9110 section 15.2). 101 is not interim: it switches protocols.
+    pub(crate) fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status) && self.status != 101
+    }
+
+    /// Decides how the body is delimited, given the request method.
+    pub(crate) fn framing(&self, method: Method) -> Result<Framing, HeadError> {
+        // RFC 9112 section 6.3, rules 1 and 2: these responses never have a body,
+        // whatever their headers say.
+        match (method, self.status) {
+            (Method::Head, _) => return Ok(Framing::Empty),
+            (_, 100..=199) | (_, 204) | (_, 304) => return Ok(Framing::Empty),
+            _ => {}
+        }
+        // Rule 3: Transfer-Encoding wins over Content-Length. If chunked is not the final
+        // coding, the body runs until the connection closes.
+        if self.headers.contains("transfer-encoding") {
+            let last = self
+                .headers
+                .get_all("transfer-encoding")
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .last();
+            return Ok(match last {
+                Some(t) if t.eq_ignore_ascii_case("chunked") => Framing::Chunked,
+                _ => Framing::Eof,
+            });
+        }
+        // Rule 5: Content-Length; several values (or a list) must all agree.
+        let mut length: Option<u64> = None;
+        for v in self.headers.get_all("content-length") {
+            for part in v.split(',') {
+                let part = part.trim();
+                let n = parse_length(part).ok_or_else(|| {
+                    HeadError::Malformed(format!("invalid Content-Length {part:?}"))
+                })?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(HeadError::Malformed(
+                        "conflicting Content-Length values".into(),
+                    ));
+                }
+                length = Some(n);
+            }
+        }
+        Ok(match length {
+            Some(n) => Framing::Length(n),
+            // Rule 8: otherwise the body is delimited by the close.
+            None => Framing::Eof,
+        })
+    }
+
+    /// True if the connection can carry more requests after this response
+    /// (RFC 9112 section 9.3): HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
+    /// `Connection: keep-alive`.
+    pub(crate) fn keep_alive(&self) -> bool {
+        if self.http10 {
+            self.headers.has_token("connection", "keep-alive")
+        } else {
+            !self.headers.has_token("connection", "close")
+        }
+    }
+}
+
+fn parse_length(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses response heads; keeps a scratch vector so that parsing allocates only the
+/// header list itself.
+pub(crate) struct ResponseParser {
+    max_bytes: usize,
+    max_headers: usize,
+    /// Offsets (name start, name end, value start, value end) into the head.
+    scratch: Vec<(usize, usize, usize, usize)>,
+}
+
+impl ResponseParser {
+    pub(crate) fn new(max_bytes: usize, max_headers: usize) -> ResponseParser {
+        ResponseParser {
+            max_bytes,
+            max_headers,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Parses one head from the front of `buf`, removing it. `Ok(None)`: incomplete, read
+    /// more.
+    pub(crate) fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ResponseHead>, HeadError> {
+        // Tolerate empty lines before a status line (RFC 9112 section 2.2).
+        while buf.starts_with(b"\r\n") {
+            let _ = buf.split_to(2);
+        }
+        while buf.first() == Some(&b'\n') {
+            let _ = buf.split_to(1);
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let mut storage;
+        let mut small: [MaybeUninit<httparse::Header<'_>>; 32] = [MaybeUninit::uninit(); 32];
+        let headers: &mut [MaybeUninit<httparse::Header<'_>>] = if self.max_headers <= 32 {
+            &mut small[..self.max_headers]
+        } else {
+            storage = Vec::with_capacity(self.max_headers);
+            storage.resize_with(self.max_headers, MaybeUninit::uninit);
+            &mut storage[..]
+        };
+        let mut res = httparse::Response::new(&mut []);
+        let status = httparse::ParserConfig::default()
+            .allow_multiple_spaces_in_response_status_delimiters(true)
+            .parse_response_with_uninit_headers(&mut res, buf, headers);
+        let len = match status {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => {
+                if buf.len() > self.max_bytes {
+                    return Err(HeadError::TooLarge(self.max_bytes));
+                }
+                return Ok(None);
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(HeadError::TooMany(self.max_headers));
+            }
+            Err(e) => return Err(HeadError::Malformed(format!("invalid response head: {e}"))),
+        };
+        if len > self.max_bytes {
+            return Err(HeadError::TooLarge(self.max_bytes));
+        }
+        let base = buf.as_ptr() as usize;
+        self.scratch.clear();
+        for h in res.headers.iter() {
+            let ns = h.name.as_ptr() as usize - base;
+            let vs = h.value.as_ptr() as usize - base;
+            self.scratch
+                .push((ns, ns + h.name.len(), vs, vs + h.value.len()));
+        }
+        let status = res.code.unwrap_or(0);
+        let http10 = res.version == Some(0);
+        let reason: Box<str> = res.reason.unwrap_or("").into();
+        if !(100..=999).contains(&status) {
+            return Err(HeadError::Malformed(format!("invalid status code {status}")));
+        }
+        let head: Bytes = buf.split_to(len).freeze();
+        let mut headers = Headers::with_capacity(self.scratch.len());
+        for &(ns, ne, vs, ve) in &self.scratch {
+            headers.push_raw(head.slice(ns..ne), head.slice(vs..ve));
+        }
+        Ok(Some(ResponseHead {
+            status,
+            reason,
+            http10,
+            headers,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::testutil::for_every_split;
+
+    #[test]
+    fn parses_a_head_split_at_every_offset() {
+        let input = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\n\r\nabc";
+        for_every_split(input, |pieces| {
+            let mut p = ResponseParser::new(1024, 16);
+            let mut buf = BytesMut::new();
+            let mut head = None;
+            for piece in pieces {
+                buf.extend_from_slice(piece);
+                if head.is_none() {
+                    head = p.parse(&mut buf).unwrap();
+                }
+            }
+            let head = head.expect("complete head");
+            assert_eq!(head.status, 200);
+            assert_eq!(&*head.reason, "OK");
+            assert!(!head.http10);
+            assert_eq!(head.headers.get_all("x-a").collect::<Vec<_>>(), ["1", "2"]);
+            assert_eq!(head.framing(Method::Get), Ok(Framing::Length(3)));
+            assert_eq!(&buf[..], b"abc");
+        });
+    }
+
+    #[test]
+    fn rejects_garbage_as_malformed() {
+        let mut p = ResponseParser::new(1024, 16);
+        let mut buf = BytesMut::from(&b"SSH-2.0-OpenSSH\r\n\r\n"[..]);
+        assert!(matches!(p.parse(&mut buf), Err(HeadError::Malformed(_))));
+        let mut buf = BytesMut::from(&b"HTTP/1.1 2000 OK\r\n\r\n"[..]);
+        assert!(matches!(p.parse(&mut buf), Err(HeadError::Malformed(_))));
+    }
+
+    #[test]
+    fn enforces_size_and_count_limits() {
+        let mut p = ResponseParser::new(64, 2);
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"[..]);
+        assert_eq!(p.parse(&mut buf).unwrap_err(), HeadError::TooMany(2));
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: "[..]);
+        buf.extend_from_slice(&[b'x'; 100]);
+        assert_eq!(p.parse(&mut buf).unwrap_err(), HeadError::TooLarge(64));
+        // Over 32 headers uses the heap scratch path.
+        let mut p = ResponseParser::new(4096, 40);
+        let mut raw = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..40 {
+            raw.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
+        }
+        raw.extend_from_slice(b"\r\n");
+        let head = p.parse(&mut BytesMut::from(&raw[..])).unwrap().unwrap();
+        assert_eq!(head.headers.len(), 40);
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112_section_6_3() {
+        let head = |raw: &[u8]| {
+            ResponseParser::new(1024, 16)
+                .parse(&mut BytesMut::from(raw))
+                .unwrap()
+                .unwrap()
+        };
+        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+        assert_eq!(h.framing(Method::Head), Ok(Framing::Empty));
+        for s in [b"204 No Content".as_slice(), b"304 Not Modified", b"100 Continue"] {
+            let mut raw = b"HTTP/1.1 ".to_vec();
+            raw.extend_from_slice(s);
+            raw.extend_from_slice(b"\r\nContent-Length: 5\r\n\r\n");
+            assert_eq!(head(&raw).framing(Method::Get), Ok(Framing::Empty));
+        }
+        let h = head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n");
+        assert_eq!(h.framing(Method::Get), Ok(Framing::Chunked));
+        let h = head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+        assert_eq!(h.framing(Method::Get), Ok(Framing::Eof));
+        let h = head(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(h.framing(Method::Get), Ok(Framing::Eof));
+        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n");
+        assert_eq!(h.framing(Method::Get), Ok(Framing::Length(5)));
+        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
+        assert!(h.framing(Method::Get).is_err());
+        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n");
+        assert!(h.framing(Method::Get).is_err());
+        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n");
+        assert!(h.framing(Method::Get).is_err());
+    }
+
+    #[test]
+    fn keep_alive_follows_rfc_9112_section_9_3() {
+        let head = |raw: &[u8]| {
+            ResponseParser::new(1024, 16)
+                .parse(&mut BytesMut::from(raw))
+                .unwrap()
+                .unwrap()
+        };
+        assert!(head(b"HTTP/1.1 200 OK\r\n\r\n").keep_alive());
+        assert!(!head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").keep_alive());
+        assert!(!head(b"HTTP/1.0 200 OK\r\n\r\n").keep_alive());
+        assert!(head(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n").keep_alive());
+        assert!(head(b"HTTP/1.1 100 Continue\r\n\r\n").is_interim());
+        assert!(!head(b"HTTP/1.1 101 Switching\r\n\r\n").is_interim());
+    }
+
+    #[test]
+    fn skips_empty_lines_before_the_status_line() {
+        let mut buf = BytesMut::from(&b"\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"[..]);
+        let h = ResponseParser::new(1024, 16).parse(&mut buf).unwrap().unwrap();
+        assert_eq!(h.status, 204);
+        assert!(buf.is_empty());
+    }
+}
