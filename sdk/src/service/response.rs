@@ -42,12 +42,19 @@ pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error>
     let xml = is_xml(raw.content_type.as_deref());
     if !(200..300).contains(&status) {
         // R4.4 [rec]: classify by status first, then attach what the body holds.
-        let err = Error::from_status(status);
+        // 401/403, 404 and 409 keep their kind; another status is a fault if the body is
+        // one, else a response that is not what was expected (an HTML page, an empty body).
         let fault = if xml { parse_fault(&raw.body) } else { None };
-        return Err(match fault {
-            Some(f) => err.fault(f),
-            None => err.response_body(raw.content_type.as_deref(), &raw.body),
-        });
+        let err = match (Error::from_status(status), fault) {
+            (e, Some(f)) => e.fault(f),
+            (e, None) if matches!(e.kind(), ErrorKind::Fault) => {
+                Error::new(ErrorKind::UnexpectedResponse)
+                    .status(status)
+                    .response_body(raw.content_type.as_deref(), &raw.body)
+            }
+            (e, None) => e.response_body(raw.content_type.as_deref(), &raw.body),
+        };
+        return Err(err);
     }
     let empty = raw.body.iter().all(u8::is_ascii_whitespace);
     match M::RESPONSE {
