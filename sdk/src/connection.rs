@@ -43,6 +43,9 @@ use crate::service::{form_encode, BoxFuture, Call, PlainTransport, RawResponse, 
 /// The `User-Agent` of every request: this SDK's name and version (R5.4).
 pub const USER_AGENT: &str = concat!("ovirt-rs/", env!("CARGO_PKG_VERSION"));
 
+/// Headers every API request gets from the connection itself (R5.4).
+const FIXED_HEADERS: [&str; 4] = ["Version", "Authorization", "Accept", "Content-Type"];
+
 /// Default path of the SSO token endpoint (R5.1).
 const SSO_TOKEN_PATH: &str = "/ovirt-engine/sso/oauth/token";
 /// Default path of the SSO logout endpoint (R5.3).
@@ -70,7 +73,14 @@ struct SplitUrl {
 }
 
 fn split_url(url: &str, what: &str) -> Result<SplitUrl, Error> {
-    let bad = |why: &str| config(format!("invalid {what} {url:?}: {why}"));
+    // Never repeat user information (`user:password@`) in an error.
+    let shown = match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s && !url[s + 3..at].contains('/') => {
+            format!("{}://***{}", &url[..s], &url[at..])
+        }
+        _ => url.to_string(),
+    };
+    let bad = |why: &str| config(format!("invalid {what} {shown:?}: {why}"));
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| bad("expected http:// or https://"))?;
@@ -673,6 +683,15 @@ impl Inner {
             headers.append(&mut call.headers);
             call.headers = headers;
         }
+        // R1.9: a caller cannot replace the fixed headers of R5.4; a second copy would make
+        // the engine read the caller's (the first), so it is left out.
+        call.headers.retain(|(k, _)| {
+            let fixed = FIXED_HEADERS.iter().any(|f| f.eq_ignore_ascii_case(k));
+            if fixed {
+                tracing::debug!(header = %k, "ignoring a caller header that the SDK sets itself");
+            }
+            !fixed
+        });
         // R1.10: `all_content` is also sent as a header.
         let all_content = call
             .query

@@ -1,0 +1,437 @@
+//! Options of a `Connection` that the test engine can observe: headers (WIRE R5.4, R1.9,
+//! R1.10), TLS trust, compression, SSO URLs, time limits, connection count, and the
+//! configuration errors.
+
+mod connection_common;
+
+use connection_common::{call, connect, engine, get, get_checked, ids_of, options, tls_engine};
+use futures_util::future::join_all;
+use ovirt::error::ErrorKind;
+use ovirt::service::Verb;
+use ovirt::Connection;
+use ovirt_test_engine::{Rule, TestEngine, PASSWORD, USERNAME};
+use std::time::Duration;
+
+#[tokio::test]
+async fn every_api_request_carries_the_fixed_headers() {
+    // R5.4
+    let e = engine(2).await;
+    let conn = connect(&e);
+    get(&conn, "vms").await.unwrap();
+    let token = conn.authenticate().await.unwrap();
+    let req = &e.api_requests()[0];
+    assert_eq!(req.header("version"), Some("4"));
+    assert_eq!(req.header("accept"), Some("application/xml"));
+    assert_eq!(req.header("content-type"), Some("application/xml"));
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {token}").as_str())
+    );
+    let ua = req.header("user-agent").unwrap();
+    assert!(
+        ua.starts_with("ovirt-rs/") && ua.ends_with(env!("CARGO_PKG_VERSION")),
+        "{ua}"
+    );
+    assert_eq!(req.header("all-content"), None);
+    // The login carries the user agent too.
+    assert_eq!(e.requests()[0].header("user-agent"), Some(ua));
+}
+
+#[tokio::test]
+async fn all_content_parameter_is_also_sent_as_a_header() {
+    // R1.10
+    let e = engine(2).await;
+    let conn = connect(&e);
+    let mut c = call(Verb::Get, "vms");
+    c.query.push(("all_content".into(), "true".into()));
+    conn.transport().send(c).await.unwrap();
+    let req = &e.api_requests()[0];
+    assert_eq!(req.header("all-content"), Some("true"));
+    assert_eq!(req.target, "/ovirt-engine/api/vms?all_content=true");
+}
+
+#[tokio::test]
+async fn connection_headers_are_sent_and_call_headers_override_them() {
+    // R1.9
+    let e = engine(1).await;
+    let conn = options(&e)
+        .header("X-Site", "lab")
+        .header("X-Mode", "connection")
+        .build()
+        .unwrap();
+    let mut c = call(Verb::Get, "vms");
+    c.headers.push(("X-Mode".into(), "call".into()));
+    c.query.push(("search".into(), "name=vm-0000".into()));
+    let raw = conn.transport().send(c).await.unwrap();
+    assert_eq!(ids_of(&String::from_utf8_lossy(&raw.body), "vm").len(), 1);
+    let req = &e.api_requests()[0];
+    assert_eq!(req.header("x-site"), Some("lab"));
+    assert_eq!(req.header_all("x-mode"), vec!["call"]);
+    assert_eq!(req.target, "/ovirt-engine/api/vms?search=name%3Dvm-0000");
+    // Plain requests without call headers carry the connection's.
+    get(&conn, "vms").await.unwrap();
+    assert_eq!(e.api_requests()[1].header("x-mode"), Some("connection"));
+}
+
+#[tokio::test]
+async fn caller_headers_cannot_replace_the_fixed_ones() {
+    // R1.9: fixed headers are added last, in addition to a caller's header.
+    let e = engine(1).await;
+    let conn = options(&e).header("Version", "3").build().unwrap();
+    assert_eq!(get(&conn, "vms").await.unwrap().status, 200);
+    assert_eq!(e.api_requests()[0].header_all("version"), vec!["4"]);
+}
+
+#[tokio::test]
+async fn compressed_responses_are_asked_for_and_decoded_by_default() {
+    let e = TestEngine::builder()
+        .vms(4)
+        .gzip(true)
+        .start()
+        .await
+        .unwrap();
+    let conn = connect(&e);
+    let raw = get(&conn, "vms").await.unwrap();
+    assert_eq!(ids_of(&String::from_utf8_lossy(&raw.body), "vm").len(), 4);
+    let accept = e.api_requests()[0]
+        .header("accept-encoding")
+        .map(str::to_owned);
+    assert!(accept.is_some_and(|a| a.contains("gzip")));
+}
+
+#[tokio::test]
+async fn compress_false_asks_for_plain_responses() {
+    let e = TestEngine::builder()
+        .vms(4)
+        .gzip(true)
+        .start()
+        .await
+        .unwrap();
+    let conn = options(&e).compress(false).build().unwrap();
+    let raw = get(&conn, "vms").await.unwrap();
+    assert_eq!(ids_of(&String::from_utf8_lossy(&raw.body), "vm").len(), 4);
+    let accept = e.api_requests()[0]
+        .header("accept-encoding")
+        .map(str::to_owned);
+    assert!(!accept.is_some_and(|a| a.contains("gzip")));
+}
+
+#[tokio::test]
+async fn tls_with_the_engine_ca_pem_works() {
+    let e = tls_engine(3).await;
+    let conn = connect(&e);
+    conn.test().await.unwrap();
+    let raw = get(&conn, "vms").await.unwrap();
+    assert_eq!(ids_of(&String::from_utf8_lossy(&raw.body), "vm").len(), 3);
+}
+
+#[tokio::test]
+async fn tls_with_the_engine_ca_file_works_for_localhost() {
+    let e = tls_engine(1).await;
+    let path = std::env::temp_dir().join(format!(
+        "ovirt-connection-test-ca-{}-{}.pem",
+        std::process::id(),
+        e.addr().port()
+    ));
+    std::fs::write(&path, e.ca_pem().unwrap()).unwrap();
+    let conn = Connection::builder()
+        .url(e.url_localhost())
+        .username(USERNAME)
+        .password(PASSWORD)
+        .ca_file(&path)
+        .build();
+    let result = match conn {
+        Ok(conn) => conn.test().await,
+        Err(err) => Err(err),
+    };
+    let _ = std::fs::remove_file(&path);
+    result.unwrap();
+}
+
+#[tokio::test]
+async fn tls_without_trusting_the_ca_fails_with_a_connection_error() {
+    let e = tls_engine(1).await;
+    let conn = Connection::builder()
+        .url(e.url())
+        .username(USERNAME)
+        .password(PASSWORD)
+        .system_roots(true)
+        .build()
+        .unwrap();
+    let err = conn.test().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Connection), "{err:?}");
+    assert_eq!(e.logins(), 0);
+}
+
+#[tokio::test]
+async fn insecure_skips_certificate_checks() {
+    let e = tls_engine(1).await;
+    let conn = Connection::builder()
+        .url(e.url())
+        .username(USERNAME)
+        .password(PASSWORD)
+        .insecure(true)
+        .build()
+        .unwrap();
+    conn.test().await.unwrap();
+}
+
+#[tokio::test]
+async fn missing_ca_file_is_a_configuration_error() {
+    let e = tls_engine(1).await;
+    let result = options(&e)
+        .ca_file("/nonexistent/ovirt-test-ca.pem")
+        .build();
+    let err = match result {
+        Err(err) => err,
+        Ok(conn) => conn.test().await.unwrap_err(),
+    };
+    assert!(err.to_string().contains("ovirt-test-ca.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn sso_url_and_token_name_options_are_used() {
+    let e = engine(1).await;
+    let token = e.issue_token();
+    e.program(
+        Rule::post("/custom/sso/token")
+            .status(200)
+            .json(format!(r#"{{"my_token":"{token}"}}"#)),
+    );
+    let conn = options(&e)
+        .sso_url(format!("{}/custom/sso/token", e.origin()))
+        .sso_token_name("my_token")
+        .build()
+        .unwrap();
+    assert_eq!(get(&conn, "vms").await.unwrap().status, 200);
+    let reqs = e.requests();
+    assert_eq!(reqs[0].path(), "/custom/sso/token");
+    assert!(reqs[0].body_text().contains("grant_type=password"));
+    assert_eq!(
+        reqs[1].header("authorization"),
+        Some(format!("Bearer {token}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn sso_revoke_url_option_is_used_by_close() {
+    let e = engine(1).await;
+    e.program(Rule::post("/custom/logout").status(200).json("{}"));
+    let conn = options(&e)
+        .sso_revoke_url(format!("{}/custom/logout", e.origin()))
+        .build()
+        .unwrap();
+    let token = conn.authenticate().await.unwrap();
+    conn.close().await.unwrap();
+    let logout = e.requests().pop().unwrap();
+    assert_eq!(logout.path(), "/custom/logout");
+    assert!(logout.body_text().contains(&format!("token={token}")));
+}
+
+#[tokio::test]
+async fn revoke_error_reply_is_reported() {
+    let e = engine(1).await;
+    e.program(
+        Rule::post(ovirt_test_engine::SSO_LOGOUT_PATH)
+            .status(200)
+            .json(r#"{"error":"server_error","error_description":"Revoke failed"}"#),
+    );
+    let conn = connect(&e);
+    conn.authenticate().await.unwrap();
+    let err = conn.close().await.unwrap_err();
+    assert!(err.to_string().contains("Revoke failed"), "{err}");
+}
+
+#[tokio::test]
+async fn request_timeout_ends_a_slow_request() {
+    let e = engine(1).await;
+    e.program(Rule::get("vms").delay(Duration::from_secs(30)));
+    let conn = options(&e)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    conn.authenticate().await.unwrap();
+    let err = get(&conn, "vms").await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+}
+
+#[tokio::test]
+async fn call_timeout_overrides_the_connection_timeout() {
+    let e = engine(1).await;
+    e.program(Rule::get("vms").delay(Duration::from_secs(30)));
+    let conn = connect(&e);
+    conn.authenticate().await.unwrap();
+    let mut c = call(Verb::Get, "vms");
+    c.timeout = Some(Duration::from_millis(200));
+    let err = conn.transport().send(c).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+}
+
+#[tokio::test]
+async fn one_connection_without_pipelining_carries_everything_on_one_socket() {
+    let e = engine(6).await;
+    let conn = options(&e).connections(1).pipeline(1).build().unwrap();
+    let ids: Vec<String> = e.inventory().vms.iter().map(|v| v.id.clone()).collect();
+    let results = join_all(ids.iter().map(|id| get(&conn, &format!("vms/{id}")))).await;
+    assert!(results.into_iter().all(|r| r.unwrap().status == 200));
+    assert_eq!(e.connections(), 1);
+    assert!(e.requests().iter().all(|r| r.connection == 0));
+}
+
+#[tokio::test]
+async fn pipelined_requests_on_one_connection_get_their_own_answers() {
+    let e = engine(30).await;
+    let conn = options(&e).connections(1).pipeline(16).build().unwrap();
+    conn.authenticate().await.unwrap();
+    let ids: Vec<String> = e.inventory().vms.iter().map(|v| v.id.clone()).collect();
+    let results = join_all(ids.iter().map(|id| get(&conn, &format!("vms/{id}/nics")))).await;
+    for (vm, r) in e.inventory().vms.iter().zip(results) {
+        let body = String::from_utf8_lossy(&r.unwrap().body).into_owned();
+        let expected: Vec<String> = vm.nics.iter().map(|n| n.id.clone()).collect();
+        assert_eq!(ids_of(&body, "nic"), expected);
+    }
+    assert_eq!(e.connections(), 1);
+}
+
+#[tokio::test]
+async fn unreachable_proxy_is_a_connection_error() {
+    let e = engine(1).await;
+    // A port that was just free: nothing listens there.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let conn = options(&e)
+        .proxy_url(format!("http://127.0.0.1:{port}"))
+        .proxy_username("proxyuser")
+        .proxy_password("proxy-secret")
+        .build()
+        .unwrap();
+    let err = conn.test().await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?} {conn:?}").contains("proxy-secret"));
+    assert!(e.requests().is_empty());
+}
+
+#[tokio::test]
+async fn errors_are_classified_by_status_with_the_fault() {
+    // R4.2, R4.3
+    let e = engine(1).await;
+    let conn = connect(&e);
+    let err = get_checked(&conn, "vms/no-such-vm").await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    e.program(
+        Rule::get("clusters")
+            .status(409)
+            .xml("<fault><reason>Operation Failed</reason><detail>[Name in use]</detail></fault>"),
+    );
+    let err = get_checked(&conn, "clusters").await.unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    let fault = err.engine_fault().unwrap();
+    assert_eq!(fault.reason.as_deref(), Some("Operation Failed"));
+    assert_eq!(fault.detail.as_deref(), Some("[Name in use]"));
+    e.program(
+        Rule::get("hosts")
+            .status(502)
+            .html("<html><body>Proxy Error</body></html>"),
+    );
+    let err = get_checked(&conn, "hosts").await.unwrap_err();
+    assert_eq!(err.http_status(), Some(502));
+    assert!(err.to_string().contains("Proxy Error"), "{err}");
+}
+
+#[tokio::test]
+async fn kerberos_is_a_clear_configuration_error() {
+    let err = Connection::builder()
+        .url("https://engine.example.com/ovirt-engine/api")
+        .kerberos(true)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Config));
+    assert!(err.to_string().contains("Kerberos"), "{err}");
+}
+
+#[test]
+fn bad_options_are_configuration_errors_naming_the_option() {
+    let base = || Connection::builder().username("u@internal").password("p");
+    let cases: Vec<(Result<Connection, ovirt::Error>, &str)> = vec![
+        (base().build(), "url"),
+        (base().url("engine.example.com/api").build(), "url"),
+        (base().url("ftp://engine/api").build(), "scheme"),
+        (
+            base().url("https://u:p@engine/api").build(),
+            "user information",
+        ),
+        (
+            Connection::builder().url("https://engine/api").build(),
+            "username and password",
+        ),
+        (
+            Connection::builder()
+                .url("https://engine/api")
+                .username("u")
+                .build(),
+            "password",
+        ),
+        (
+            base().url("https://engine/api").connections(0).build(),
+            "connections",
+        ),
+        (
+            base()
+                .url("https://engine/api")
+                .sso_url("not a url")
+                .build(),
+            "sso_url",
+        ),
+        (
+            base()
+                .url("https://engine/api")
+                .proxy_url("https://proxy:3128")
+                .build(),
+            "proxy",
+        ),
+    ];
+    for (result, needle) in cases {
+        let err = result.unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Config), "{err:?}");
+        assert!(
+            err.to_string().contains(needle),
+            "{err} should name {needle}"
+        );
+        assert!(!err.to_string().contains("u:p@"), "{err}");
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let builder = Connection::builder()
+        .url("https://engine.example.com/ovirt-engine/api")
+        .username("admin@internal")
+        .password("pass-word-1")
+        .token("tok-en-2")
+        .proxy_url("http://proxy:3128")
+        .proxy_username("p")
+        .proxy_password("proxy-pass-3");
+    let text = format!("{builder:?}");
+    for secret in ["pass-word-1", "tok-en-2", "proxy-pass-3"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert!(text.contains("admin@internal"));
+    let conn = builder.build().unwrap();
+    let text = format!("{conn:?}");
+    for secret in ["pass-word-1", "tok-en-2", "proxy-pass-3"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn url_with_trailing_slash_is_the_same_base() {
+    let e = engine(1).await;
+    let conn = options(&e).url(format!("{}/", e.url())).build().unwrap();
+    assert_eq!(conn.url(), e.url());
+    conn.test().await.unwrap();
+    assert_eq!(e.api_requests()[0].path(), "/ovirt-engine/api");
+}
