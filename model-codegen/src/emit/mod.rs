@@ -1,0 +1,6 @@
+//! Emitters: IR -> token streams, one module per generated file.
+
+pub mod sample;
+pub mod services;
+pub mod types;
+pub mod xml;
