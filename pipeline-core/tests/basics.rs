@@ -105,3 +105,164 @@ async fn bad_options_are_config_errors() {
     assert!(Client::builder("http://x/").build().is_ok());
     assert!(Client::builder("https://[::1]:8443").build().is_ok());
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Answers each request with `body` as `Content-Encoding: gzip`, reporting whether the
+/// request asked for gzip.
+async fn gzip_server(body: Vec<u8>) -> (Server, tokio::sync::mpsc::UnboundedReceiver<Option<String>>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = Server::start(move |_, mut c| {
+        let tx = tx.clone();
+        let body = body.clone();
+        async move {
+            while let Some(req) = c.read_request().await {
+                tx.send(req.header("accept-encoding").map(str::to_string)).unwrap();
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(&body);
+                c.write(r).await;
+            }
+        }
+    })
+    .await;
+    (server, rx)
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_decoded_transparently() {
+    within(async {
+        let text = "compress me ".repeat(1000);
+        let (server, mut rx) = gzip_server(gzip(text.as_bytes())).await;
+        let client = client(&server).build().unwrap();
+        let r = client.send(Request::get("/z")).await.unwrap();
+        assert_eq!(r.headers().get("content-encoding"), None);
+        assert_eq!(r.text().await.unwrap(), text);
+        assert_eq!(rx.recv().await.unwrap().as_deref(), Some("gzip"));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn gzip_off_sends_no_accept_encoding_and_returns_raw_bytes() {
+    within(async {
+        let packed = gzip(b"raw");
+        let (server, mut rx) = gzip_server(packed.clone()).await;
+        let client = client(&server).gzip(false).build().unwrap();
+        let r = client.send(Request::get("/z")).await.unwrap();
+        assert_eq!(r.headers().get("content-encoding"), Some("gzip"));
+        assert_eq!(&r.bytes().await.unwrap()[..], &packed[..]);
+        assert_eq!(rx.recv().await.unwrap(), None);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn invalid_gzip_is_a_body_decode_error() {
+    within(async {
+        let (server, _rx) = gzip_server(b"this is not gzip".to_vec()).await;
+        let client = client(&server).build().unwrap();
+        let err = client
+            .send(Request::get("/z"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BodyDecode, "{err}");
+        assert!(err.to_string().starts_with("GET http://"), "{err}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn truncated_gzip_is_a_body_decode_error() {
+    within(async {
+        let mut packed = gzip(&b"some data that is long enough ".repeat(50));
+        packed.truncate(packed.len() - 6);
+        let (server, _rx) = gzip_server(packed).await;
+        let client = client(&server).build().unwrap();
+        let err = client
+            .send(Request::get("/z"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BodyDecode, "{err}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn large_bodies_stream_in_chunks() {
+    within(async {
+        let size = 4 * 1024 * 1024;
+        let server = Server::start(move |_, mut c| async move {
+            while c.read_request().await.is_some() {
+                c.write(format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n"))
+                    .await;
+                let chunk = vec![b'y'; 64 * 1024];
+                for _ in 0..size / chunk.len() {
+                    c.write(&chunk).await;
+                }
+            }
+        })
+        .await;
+        let client = client(&server).build().unwrap();
+        let mut body = client
+            .send(Request::get("/big"))
+            .await
+            .unwrap()
+            .into_body();
+        let (mut total, mut chunks) = (0, 0);
+        while let Some(c) = body.chunk().await.unwrap() {
+            assert!(c.iter().all(|&b| b == b'y'));
+            total += c.len();
+            chunks += 1;
+        }
+        assert_eq!(total, size);
+        assert!(chunks > 1);
+        // The connection is still usable afterwards.
+        let r = client.send(Request::get("/big")).await.unwrap();
+        assert_eq!(r.bytes().await.unwrap().len(), size);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dropping_a_body_midway_keeps_the_connection_in_sync() {
+    within(async {
+        let server = Server::start(|_, mut c| async move {
+            while let Some(req) = c.read_request().await {
+                if req.target == "/big" {
+                    let size = 2 * 1024 * 1024;
+                    c.write(format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n"))
+                        .await;
+                    c.write(vec![b'b'; size]).await;
+                } else {
+                    c.ok(&req.target).await;
+                }
+            }
+        })
+        .await;
+        let client = client(&server).max_connections(1).build().unwrap();
+        let big = client.send(Request::get("/big"));
+        let small = client.send(Request::get("/small"));
+        let mut body = big.await.unwrap().into_body();
+        let first = body.chunk().await.unwrap().unwrap();
+        assert!(!first.is_empty());
+        drop(body);
+        assert_eq!(small.await.unwrap().text().await.unwrap(), "/small");
+        assert_eq!(server.connections(), 1);
+    })
+    .await
+}

@@ -2,6 +2,8 @@
 //! script that reads requests and writes exactly the bytes the test wants.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
