@@ -386,6 +386,12 @@ impl ConnectionBuilder {
         b.build().map_err(Error::from)
     }
 
+    /// Like [`ConnectionBuilder::build`], for programs without an async runtime: the
+    /// connection runs on a background thread of its own (see [`crate::blocking`]).
+    pub fn build_blocking(self) -> Result<crate::blocking::Connection, Error> {
+        crate::blocking::Connection::new(self)
+    }
+
     /// Checks the options and creates the connection. No request is made: the login
     /// happens with the first request. Must be called within a tokio runtime only if the
     /// HTTP client requires it (it does not today).
@@ -563,6 +569,11 @@ impl Connection {
     /// The transport services send through (this connection).
     pub fn transport(&self) -> Arc<dyn Transport> {
         Arc::new(self.clone())
+    }
+
+    /// Path of the API entry point (`/ovirt-engine/api`).
+    pub(crate) fn transport_base_path(&self) -> &str {
+        self.inner.plain.base_path()
     }
 
     /// Returns the SSO token, logging in first if no token is held.

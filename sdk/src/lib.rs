@@ -1,6 +1,7 @@
 //! oVirt Engine REST API v4 SDK.
 #![deny(missing_docs)]
 
+pub mod blocking;
 pub mod connection;
 pub mod error;
 pub mod service;

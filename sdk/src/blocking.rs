@@ -1,0 +1,267 @@
+//! The blocking facade: the same services, for programs without an async runtime.
+//!
+//! A [`Connection`] runs the SDK's async machinery on one background thread of its own.
+//! Services are the ordinary generated ones; with the [`Wait`] trait a call either
+//!
+//! * waits for its result: `request.wait()`, or
+//! * returns a handle at once, with the request already on its way, whose
+//!   [`Wait::wait`] gives the result later: `let pending = request.send(); ...; pending.wait()`.
+//!
+//! ```no_run
+//! use ovirt::blocking::{Connection, Wait};
+//! # fn demo() -> Result<(), ovirt::Error> {
+//! let connection = Connection::builder()
+//!     .url("https://engine.example.com/ovirt-engine/api")
+//!     .username("admin@internal")
+//!     .password("secret")
+//!     .build_blocking()?;
+//! connection.test()?;
+//! connection.close()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Do not call [`Wait::wait`] from inside an async runtime (it blocks the thread), and use
+//! it only on requests of services obtained from a blocking [`Connection`].
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+
+use crate::error::{Error, ErrorKind};
+use crate::service::{
+    BoxFuture, Call, MethodWire, RawResponse, Request, ResponseFuture, ServiceContext, Transport,
+};
+
+/// Blocks the current thread until `future` completes, polling it on this thread.
+///
+/// The futures of a blocking connection's requests only wait for a message from the
+/// background thread, so they need no runtime here.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// Waiting for the result of a request of a blocking connection.
+pub trait Wait {
+    /// What waiting gives.
+    type Output;
+
+    /// Blocks until the result is there. For a request not sent yet, sends it first.
+    fn wait(self) -> Self::Output;
+}
+
+impl<M: MethodWire> Wait for Request<M> {
+    type Output = Result<M::Output, Error>;
+
+    fn wait(self) -> Self::Output {
+        block_on(self.into_future())
+    }
+}
+
+impl<T> Wait for ResponseFuture<T> {
+    type Output = Result<T, Error>;
+
+    fn wait(self) -> Self::Output {
+        block_on(self)
+    }
+}
+
+/// The background thread running the async runtime; stopped when the last user is gone.
+struct Background {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Background {
+    fn start() -> Result<Background, Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::with_message(
+                    ErrorKind::Config,
+                    format!("cannot start the background runtime: {e}"),
+                )
+            })?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("ovirt-blocking".to_string())
+            .spawn(move || {
+                // Runs the tasks until every `Background` user is gone, then drops them.
+                runtime.block_on(async move {
+                    let _ = stopped.await;
+                });
+            })
+            .map_err(|e| {
+                Error::with_message(
+                    ErrorKind::Config,
+                    format!("cannot start the background thread: {e}"),
+                )
+            })?;
+        Ok(Background {
+            handle,
+            stop: Some(stop),
+        })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // Never blocks: the thread ends by itself.
+        drop(self.stop.take());
+    }
+}
+
+/// A [`Transport`] that hands calls to the background runtime.
+struct BlockingTransport {
+    connection: crate::Connection,
+    background: Arc<Background>,
+}
+
+impl Transport for BlockingTransport {
+    fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
+        // Sending inside the runtime's context puts the request on its way now (when a
+        // token is held); the rest runs on the background thread.
+        let _enter = self.background.handle.enter();
+        let pending = self.connection.transport().send(call);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.background.handle.spawn(async move {
+            let _ = tx.send(pending.await);
+        });
+        // The handle keeps the background thread alive until its answer is in.
+        let keep_alive = self.background.clone();
+        Box::pin(async move {
+            let _keep_alive = keep_alive;
+            rx.await.unwrap_or_else(|_| {
+                Err(Error::with_message(
+                    ErrorKind::Connection,
+                    "the connection's background thread stopped before the response",
+                ))
+            })
+        })
+    }
+
+    fn base_path(&self) -> &str {
+        self.connection.transport_base_path()
+    }
+}
+
+/// A blocking connection to an engine. Cheap to clone. Build it with
+/// [`crate::ConnectionBuilder::build_blocking`].
+#[derive(Clone)]
+pub struct Connection {
+    transport: Arc<BlockingTransport>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("blocking::Connection")
+            .field("connection", &self.transport.connection)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Options for a new connection; finish with
+    /// [`build_blocking`](crate::ConnectionBuilder::build_blocking).
+    pub fn builder() -> crate::ConnectionBuilder {
+        crate::Connection::builder()
+    }
+
+    pub(crate) fn new(builder: crate::ConnectionBuilder) -> Result<Connection, Error> {
+        let background = Arc::new(Background::start()?);
+        let connection = {
+            let _enter = background.handle.enter();
+            builder.build()?
+        };
+        Ok(Connection {
+            transport: Arc::new(BlockingTransport {
+                connection,
+                background,
+            }),
+        })
+    }
+
+    fn run<T, F>(&self, future: F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.transport.background.handle.spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        block_on(rx).unwrap_or_else(|_| {
+            Err(Error::with_message(
+                ErrorKind::Connection,
+                "the connection's background thread stopped",
+            ))
+        })
+    }
+
+    /// The async connection underneath (its futures need the background runtime: prefer
+    /// the blocking methods).
+    pub fn connection(&self) -> &crate::Connection {
+        &self.transport.connection
+    }
+
+    /// The API entry URL.
+    pub fn url(&self) -> &str {
+        self.transport.connection.url()
+    }
+
+    /// The transport of this connection's services.
+    pub fn transport(&self) -> Arc<dyn Transport> {
+        self.transport.clone()
+    }
+
+    /// The context of the root service, for building services by hand.
+    pub fn root_context(&self) -> ServiceContext {
+        ServiceContext::root(self.transport())
+    }
+
+    /// Returns the SSO token, logging in first if needed.
+    pub fn authenticate(&self) -> Result<String, Error> {
+        let c = self.transport.connection.clone();
+        self.run(async move { c.authenticate().await })
+    }
+
+    /// Checks that the engine answers (see [`crate::Connection::test`]).
+    pub fn test(&self) -> Result<(), Error> {
+        let c = self.transport.connection.clone();
+        self.run(async move { c.test().await })
+    }
+
+    /// Closes the connection and revokes the token (see [`crate::Connection::close`]).
+    pub fn close(&self) -> Result<(), Error> {
+        let c = self.transport.connection.clone();
+        self.run(async move { c.close().await })
+    }
+
+    /// Closes the connection without revoking the token.
+    pub fn close_without_logout(&self) -> Result<(), Error> {
+        let c = self.transport.connection.clone();
+        self.run(async move { c.close_without_logout().await })
+    }
+}
