@@ -269,8 +269,14 @@ impl Body {
                 }
                 None => {
                     let gz = self.gzip.take().map(|g| *g);
-                    let Some(gz) = gz else { return Poll::Ready(None) };
-                    let GzipState { decoder, method, url } = gz;
+                    let Some(gz) = gz else {
+                        return Poll::Ready(None);
+                    };
+                    let GzipState {
+                        decoder,
+                        method,
+                        url,
+                    } = gz;
                     match decoder.finish() {
                         Ok(out) => {
                             self.source = Source::Done(None);

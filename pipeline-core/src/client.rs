@@ -32,7 +32,8 @@ pub(crate) struct Origin {
 impl Origin {
     /// Parses `http://host[:port]` or `https://host[:port]`, with an optional `/` after it.
     pub(crate) fn parse(url: &str, what: &str) -> Result<Origin, Error> {
-        let bad = |why: &str| Error::new(ErrorKind::Config, format!("invalid {what} {url:?}: {why}"));
+        let bad =
+            |why: &str| Error::new(ErrorKind::Config, format!("invalid {what} {url:?}: {why}"));
         let (https, rest) = if let Some(r) = strip_prefix_ci(url, "https://") {
             (true, r)
         } else if let Some(r) = strip_prefix_ci(url, "http://") {
@@ -43,7 +44,9 @@ impl Origin {
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (auth, tail) = rest.split_at(end);
         if !(tail.is_empty() || tail == "/") {
-            return Err(bad("an origin has no path, query or fragment (give paths to each Request)"));
+            return Err(bad(
+                "an origin has no path, query or fragment (give paths to each Request)",
+            ));
         }
         if auth.contains('@') {
             return Err(bad("user information in the URL is not supported"));
@@ -141,8 +144,7 @@ impl Proxy {
     /// Authenticates to the proxy with HTTP basic authentication
     /// (`Proxy-Authorization: Basic ...`).
     pub fn basic_auth(mut self, user: &str, password: &str) -> Proxy {
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         self.authorization = Some(format!("Basic {token}"));
         self
     }
@@ -432,7 +434,8 @@ impl fmt::Debug for Client {
     }
 }
 
-type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send>>;
+type Acquire =
+    Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send>>;
 
 /// The future of a response, returned by [`Client::send`]. Dropping it cancels the request
 /// safely (see the crate documentation, "Cancel safety").
@@ -497,11 +500,12 @@ impl ResponseFuture {
 
     fn timeout_error(&self) -> Error {
         match &self.state {
-            FutureState::Admission { request, pool, .. } => {
-                Error::new(ErrorKind::Timeout, "timed out waiting for a free connection slot")
-                    .processed(false)
-                    .for_request(request.method, pool.config.url(&request.path))
-            }
+            FutureState::Admission { request, pool, .. } => Error::new(
+                ErrorKind::Timeout,
+                "timed out waiting for a free connection slot",
+            )
+            .processed(false)
+            .for_request(request.method, pool.config.url(&request.path)),
             FutureState::Queued {
                 method, pool, path, ..
             } => Error::new(ErrorKind::Timeout, "timed out waiting for the response")
@@ -521,7 +525,10 @@ impl Future for ResponseFuture {
             match &mut this.state {
                 FutureState::Ready(e) => {
                     return Poll::Ready(Err(e.take().unwrap_or_else(|| {
-                        Error::new(ErrorKind::Canceled, "response future polled after completion")
+                        Error::new(
+                            ErrorKind::Canceled,
+                            "response future polled after completion",
+                        )
                     })));
                 }
                 FutureState::Queued { rx, .. } => match Pin::new(rx).poll(cx) {
@@ -586,7 +593,10 @@ impl Future for ResponseFuture {
 }
 
 fn unreachable_state() -> Error {
-    Error::new(ErrorKind::Canceled, "internal error: unexpected future state")
+    Error::new(
+        ErrorKind::Canceled,
+        "internal error: unexpected future state",
+    )
 }
 
 impl fmt::Debug for ResponseFuture {

@@ -66,7 +66,11 @@ fn fail_connect(pool: &Arc<Pool>, id: u64, mut rx: mpsc::UnboundedReceiver<Job>,
         job.answer(Err(err));
         failed += 1;
     }
-    tracing::trace!(conn = id, failed, "dispatch: requests failed by connect error");
+    tracing::trace!(
+        conn = id,
+        failed,
+        "dispatch: requests failed by connect error"
+    );
     pool.closed(id, Vec::new());
 }
 
@@ -296,7 +300,12 @@ impl Conn {
             if self.entries[idx].job.is_canceled() {
                 // Never written: skip it (cancel safety).
                 if let Some(e) = self.entries.remove(idx) {
-                    tracing::trace!(conn = self.id, "dispatch: skipping canceled {} {}", e.job.method, e.job.path);
+                    tracing::trace!(
+                        conn = self.id,
+                        "dispatch: skipping canceled {} {}",
+                        e.job.method,
+                        e.job.path
+                    );
                     self.progress.exclusive_cleared |= e.job.exclusive;
                 }
                 self.progress.done += 1;
@@ -343,7 +352,10 @@ impl Conn {
             *progressed = true;
             tracing::debug!(conn = self.id, "dispatch: {} {}", job.method, job.path);
             if exclusive {
-                tracing::trace!(conn = self.id, "dispatch: request goes alone; writes paused");
+                tracing::trace!(
+                    conn = self.id,
+                    "dispatch: request goes alone; writes paused"
+                );
                 self.alone = true;
                 break;
             }
@@ -383,7 +395,9 @@ impl Conn {
                     self.needs_flush = true;
                     *progressed = true;
                     while k > 0 {
-                        let Some(front) = self.out.front_mut() else { break };
+                        let Some(front) = self.out.front_mut() else {
+                            break;
+                        };
                         if front.len() <= k {
                             k -= front.len();
                             self.out.pop_front();
@@ -527,7 +541,11 @@ impl Conn {
                 format!("the response has more than max_headers ({n}) headers"),
             ),
         };
-        tracing::debug!(conn = self.id, "dispatch: bad response head: {}", err.message());
+        tracing::debug!(
+            conn = self.id,
+            "dispatch: bad response head: {}",
+            err.message()
+        );
         match self.entries.front() {
             Some(e) if self.was_written(e) => Exit::culprit(0, err),
             _ => Exit::closed(err),
@@ -555,7 +573,11 @@ impl Conn {
         }
         if head.is_interim() {
             // Interim responses never pop the FIFO (RFC 9110 section 15.2).
-            tracing::trace!(conn = self.id, status = head.status, "dispatch: interim response skipped");
+            tracing::trace!(
+                conn = self.id,
+                status = head.status,
+                "dispatch: interim response skipped"
+            );
             return Ok(());
         }
         let method = front.job.method;
@@ -563,23 +585,39 @@ impl Conn {
             .framing(method)
             .map_err(|e| Exit::culprit(0, Error::new(ErrorKind::Malformed, format!("{e:?}"))))?;
         if front.job.exclusive {
-            tracing::trace!(conn = self.id, "dispatch: final status of a lone request; writes resume");
+            tracing::trace!(
+                conn = self.id,
+                "dispatch: final status of a lone request; writes resume"
+            );
             self.alone = false;
             self.progress.exclusive_cleared = true;
         }
         self.progress.proven = true;
         let keep_alive = head.keep_alive() && framing != Framing::Eof;
         if !keep_alive && !self.no_more_writes {
-            tracing::trace!(conn = self.id, "dispatch: server closes after this response");
+            tracing::trace!(
+                conn = self.id,
+                "dispatch: server closes after this response"
+            );
             self.no_more_writes = true;
             self.rx.close();
         }
-        tracing::debug!(conn = self.id, "dispatch: {} {} -> {}", method, front.job.path, head.status);
+        tracing::debug!(
+            conn = self.id,
+            "dispatch: {} {} -> {}",
+            method,
+            front.job.path,
+            head.status
+        );
         let decoder = match framing {
             Framing::Empty => {
                 self.deliver(head, Body::empty(), false);
                 self.finish_front();
-                return if keep_alive { Ok(()) } else { Err(self.after_close()) };
+                return if keep_alive {
+                    Ok(())
+                } else {
+                    Err(self.after_close())
+                };
             }
             Framing::Length(n) => Decoder::length(n),
             Framing::Chunked => Decoder::chunked(),
@@ -611,7 +649,11 @@ impl Conn {
         let mut headers = head.headers;
         let mut body = body;
         if has_body && front.gzip && is_gzip(&headers) {
-            let url = if url_needed { self.cfg.url(&front.job.path) } else { String::new() };
+            let url = if url_needed {
+                self.cfg.url(&front.job.path)
+            } else {
+                String::new()
+            };
             body = body.gunzip(front.job.method, url);
             headers.remove("content-encoding");
             headers.remove("content-length");
@@ -657,7 +699,10 @@ impl Conn {
                 };
                 Err(Exit::culprit(
                     0,
-                    Error::new(ErrorKind::Malformed, format!("invalid chunked body: {}", e.0)),
+                    Error::new(
+                        ErrorKind::Malformed,
+                        format!("invalid chunked body: {}", e.0),
+                    ),
                 ))
             }
             Ok(Decoded::Data(b)) => {
@@ -768,9 +813,12 @@ impl Conn {
         while i < self.entries.len() {
             if expired(&self.entries[i]) {
                 if let Some(mut e) = self.entries.remove(i) {
-                    let err = Error::new(ErrorKind::Timeout, "request timeout expired before it was sent")
-                        .processed(false)
-                        .for_request(e.job.method, self.cfg.url(&e.job.path));
+                    let err = Error::new(
+                        ErrorKind::Timeout,
+                        "request timeout expired before it was sent",
+                    )
+                    .processed(false)
+                    .for_request(e.job.method, self.cfg.url(&e.job.path));
                     self.progress.exclusive_cleared |= e.job.exclusive;
                     e.job.answer(Err(err));
                     self.progress.done += 1;
@@ -782,7 +830,10 @@ impl Conn {
         // Written (or being written): its place in the FIFO cannot be given up, so the
         // connection closes and the others are retried elsewhere.
         if let Some(idx) = (0..self.unqueued).find(|&i| expired(&self.entries[i])) {
-            tracing::debug!(conn = self.id, "dispatch: request timed out; closing the connection");
+            tracing::debug!(
+                conn = self.id,
+                "dispatch: request timed out; closing the connection"
+            );
             let err = Error::new(
                 ErrorKind::Timeout,
                 "request timeout expired before the response was complete; the connection was closed",
@@ -842,7 +893,13 @@ impl Conn {
                 requeue.push(e.job);
             } else if e.job.method.is_idempotent() && e.job.attempts < self.cfg.max_retries {
                 e.job.attempts += 1;
-                tracing::debug!(conn = self.id, attempt = e.job.attempts, "dispatch: retrying {} {}", e.job.method, e.job.path);
+                tracing::debug!(
+                    conn = self.id,
+                    attempt = e.job.attempts,
+                    "dispatch: retrying {} {}",
+                    e.job.method,
+                    e.job.path
+                );
                 requeue.push(e.job);
             } else {
                 let err = closed_err
@@ -868,7 +925,7 @@ impl Conn {
 }
 
 fn is_gzip(headers: &crate::Headers) -> bool {
-    headers
-        .get("content-encoding")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip") || v.trim().eq_ignore_ascii_case("x-gzip"))
+    headers.get("content-encoding").is_some_and(|v| {
+        v.trim().eq_ignore_ascii_case("gzip") || v.trim().eq_ignore_ascii_case("x-gzip")
+    })
 }

@@ -48,7 +48,11 @@ pub(crate) async fn connect(cfg: &Config) -> Result<Stream, Error> {
         .connect(name, tcp)
         .await
         .map_err(|e| {
-            Error::new(ErrorKind::Tls, format!("TLS handshake with {} failed", o.host)).with_source(e)
+            Error::new(
+                ErrorKind::Tls,
+                format!("TLS handshake with {} failed", o.host),
+            )
+            .with_source(e)
         })?;
     tracing::trace!("connect: TLS established with {}", o.host);
     Ok(Stream::Tls(Box::new(stream)))

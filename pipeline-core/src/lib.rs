@@ -1,6 +1,146 @@
-//! An HTTP/1.1 client that really pipelines.
+//! An HTTP/1.1 client for one origin that really pipelines: it keeps a few persistent
+//! connections and writes several requests on each before the first response arrives,
+//! matching responses to requests first in, first out (RFC 9112 section 9.3).
 //!
-//! (Crate documentation in progress.)
+//! It knows nothing about any particular API: a [`Request`] is a method, a path with query,
+//! headers and body bytes; a [`Response`] is a status, headers and a [`Body`] read whole or
+//! as a stream of chunks.
+//!
+//! ```
+//! use pipeline_core::{Client, Request};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A tiny server on 127.0.0.1 that answers every request head it reads, in order.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let origin = format!("http://{}", listener.local_addr()?);
+//! tokio::spawn(async move {
+//!     let (mut socket, _) = listener.accept().await.unwrap();
+//!     let (mut pending, mut buf, mut n) = (Vec::new(), [0u8; 4096], 0);
+//!     while let Ok(read) = socket.read(&mut buf).await {
+//!         if read == 0 { break }
+//!         pending.extend_from_slice(&buf[..read]);
+//!         while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+//!             pending.drain(..end + 4);
+//!             n += 1;
+//!             let body = format!("response {n}");
+//!             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+//!             socket.write_all((head + &body).as_bytes()).await.unwrap();
+//!         }
+//!     }
+//! });
+//!
+//! let client = Client::builder(&origin)
+//!     .max_connections(1)
+//!     .pipeline_depth(8)
+//!     .default_header("User-Agent", "example/1")
+//!     .build()?;
+//!
+//! // `send` is not async: both requests are queued (and written together) before the
+//! // first `.await`.
+//! let first = client.send(Request::get("/api/vms?search=name%3Dweb"));
+//! let second = client.send(Request::get("/api/hosts"));
+//!
+//! let first = first.await?;
+//! assert_eq!(first.status(), 200);
+//! assert_eq!(first.text().await?, "response 1");
+//! // Large bodies can be read chunk by chunk as they arrive.
+//! let mut body = second.await?.into_body();
+//! let mut all = Vec::new();
+//! while let Some(chunk) = body.chunk().await? {
+//!     all.extend_from_slice(&chunk);
+//! }
+//! assert_eq!(all, b"response 2");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Pipelining
+//!
+//! A new request goes to the connection with the fewest requests in flight; while fewer
+//! than [`max_connections`](ClientBuilder::max_connections) are open and every open one
+//! is busy, a new connection is opened. Each connection carries at most
+//! [`pipeline_depth`](ClientBuilder::pipeline_depth) requests at once (1 turns pipelining
+//! off). Requests are written back to back; responses come back in the same order:
+//!
+//! ```text
+//! client  ──GET /a──GET /b──GET /c──────────────────────────────▶
+//! server  ◀─────────────────────────200 (a)──200 (b)──200 (c)───
+//!         FIFO on the socket:  [a b c] → [b c] → [c] → []
+//! ```
+//!
+//! Only idempotent requests (`GET`, `HEAD`, `PUT`, `DELETE`, `OPTIONS`, see
+//! [`Method::is_idempotent`]) are pipelined. A `POST`, `PATCH` or other non-idempotent
+//! request is written only on a connection with nothing in flight, and nothing is written
+//! behind it until its final status arrives. Interim `1xx` responses are skipped. Bodies
+//! are framed by `Content-Length`, `chunked` (extensions and trailers are accepted and
+//! ignored) or the close of the connection; responses to `HEAD` and `1xx`/`204`/`304`
+//! responses have no body.
+//!
+//! The client sends `Host`, the default headers, `Accept-Encoding: gzip` (unless
+//! [`gzip(false)`](ClientBuilder::gzip)) and `Content-Length` when there is a body (and
+//! always for `POST`, `PUT` and `PATCH`). A gzip response body is decoded transparently.
+//!
+//! # Cancel safety
+//!
+//! Dropping a [`ResponseFuture`] (or a [`Body`]) never desynchronises a connection:
+//!
+//! * a request not yet written is skipped: the server never sees it;
+//! * a request already written has its response read and thrown away, so the next response
+//!   still goes to the next request;
+//! * a request whose writing has started is always written completely (its body is held
+//!   as [`bytes::Bytes`] by the connection), so a cancellation can never leave half a
+//!   request on the wire. Should a write fail half-way, the connection is closed and the
+//!   other requests follow the rules below.
+//!
+//! # Connection failure
+//!
+//! A `Connection: close` from the server, an `HTTP/1.0` response without keep-alive, an
+//! idle close, a reset, a malformed response and a request timeout all end the connection.
+//! Then, for the requests that were on it and not yet answered:
+//!
+//! * a request never written is queued again, never failed;
+//! * a written idempotent request is sent again on another connection, at most
+//!   [`max_retries`](ClientBuilder::max_retries) times. The first retried request on a
+//!   fresh connection goes alone; pipelining on that connection resumes after its answer;
+//! * a written non-idempotent request fails with [`ErrorKind::Closed`] and
+//!   [`Error::may_have_been_processed`] returning true;
+//! * the request that caused the failure (malformed response, timeout) fails with that
+//!   error.
+//!
+//! The [request timeout](ClientBuilder::request_timeout) covers the whole exchange,
+//! response body included: a server stalling mid-body hits it. A pipelined request that
+//! times out closes its connection (its place in the FIFO is lost). When the last
+//! [`Client`] clone is dropped, idle connections close and busy ones finish the requests
+//! already sent, then close.
+//!
+//! # Backpressure
+//!
+//! At most `max_connections x pipeline_depth` requests are in flight (sent and not yet
+//! finished, body included). [`Client::send`] queues a request at once while there is
+//! room; beyond that the returned future holds the request and queues it, in the order
+//! the futures started waiting, when room frees up (the future must be polled for that,
+//! as any future). So memory stays bounded however many requests are submitted. A waiting
+//! future that is dropped gives up its place.
+//!
+//! # Errors
+//!
+//! Every future resolves, with a [`Response`] or an [`Error`]. An error names the method
+//! and URL, says what failed ([`ErrorKind`]: connect, TLS, timeout, malformed response,
+//! closed before the response, body decoding, header limits, proxy) and whether the
+//! request [may have been processed](Error::may_have_been_processed). No bytes from the
+//! network can make the client panic. Errors and `Debug` output never contain header
+//! values of `Authorization`, `Proxy-Authorization` or `Cookie`, nor proxy credentials.
+//!
+//! # TLS and proxies
+//!
+//! `https://` origins use rustls (ring provider) with the system's certificate
+//! authorities and any added with [`ClientBuilder::add_ca_pem`] or
+//! [`ClientBuilder::add_ca_file`]; the server name is sent (SNI) and checked against the
+//! certificate. [`ClientBuilder::insecure`] turns every certificate check off, for tests
+//! only. A [`Proxy`] receives plain-HTTP requests in absolute form and tunnels `https://`
+//! connections with `CONNECT`, optionally with basic authentication.
 #![deny(missing_docs)]
 
 mod body;
@@ -10,8 +150,8 @@ mod connect;
 mod error;
 mod headers;
 mod method;
-mod proto;
 mod pool;
+mod proto;
 mod request;
 mod response;
 mod tls;

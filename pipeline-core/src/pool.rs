@@ -183,9 +183,10 @@ impl Pool {
             }
             if job.deadline.is_some_and(|d| d <= now) {
                 if let Some(mut job) = st.queue.pop_front() {
-                    let err = Error::new(ErrorKind::Timeout, "timed out before a connection was free")
-                        .processed(job.attempts > 0)
-                        .for_request(job.method, self.config.url(&job.path));
+                    let err =
+                        Error::new(ErrorKind::Timeout, "timed out before a connection was free")
+                            .processed(job.attempts > 0)
+                            .for_request(job.method, self.config.url(&job.path));
                     job.answer(Err(err));
                 }
                 continue;

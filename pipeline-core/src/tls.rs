@@ -68,8 +68,11 @@ fn add_pem(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), Erro
             Error::new(ErrorKind::Config, format!("invalid PEM in {what}")).with_source(e)
         })?;
         roots.add(cert).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("unusable CA certificate in {what}"))
-                .with_source(e)
+            Error::new(
+                ErrorKind::Config,
+                format!("unusable CA certificate in {what}"),
+            )
+            .with_source(e)
         })?;
         count += 1;
     }
@@ -84,8 +87,9 @@ fn add_pem(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), Erro
 
 /// The server name to present (SNI) and to check the certificate against.
 pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
-    ServerName::try_from(host.to_string())
-        .map_err(|e| Error::new(ErrorKind::Tls, format!("invalid TLS server name {host:?}")).with_source(e))
+    ServerName::try_from(host.to_string()).map_err(|e| {
+        Error::new(ErrorKind::Tls, format!("invalid TLS server name {host:?}")).with_source(e)
+    })
 }
 
 /// Insecure mode: accepts any certificate for any name. Signatures are still checked with

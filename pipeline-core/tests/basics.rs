@@ -64,7 +64,10 @@ async fn post_and_put_always_send_content_length() {
             .await
             .unwrap();
         let r1 = rx.recv().await.unwrap();
-        assert_eq!((r1.method.as_str(), r1.header("content-length")), ("POST", Some("0")));
+        assert_eq!(
+            (r1.method.as_str(), r1.header("content-length")),
+            ("POST", Some("0"))
+        );
         let r2 = rx.recv().await.unwrap();
         assert_eq!(r2.header("content-length"), Some("3"));
         assert_eq!(r2.body, b"abc");
@@ -115,14 +118,17 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// Answers each request with `body` as `Content-Encoding: gzip`, reporting whether the
 /// request asked for gzip.
-async fn gzip_server(body: Vec<u8>) -> (Server, tokio::sync::mpsc::UnboundedReceiver<Option<String>>) {
+async fn gzip_server(
+    body: Vec<u8>,
+) -> (Server, tokio::sync::mpsc::UnboundedReceiver<Option<String>>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let server = Server::start(move |_, mut c| {
         let tx = tx.clone();
         let body = body.clone();
         async move {
             while let Some(req) = c.read_request().await {
-                tx.send(req.header("accept-encoding").map(str::to_string)).unwrap();
+                tx.send(req.header("accept-encoding").map(str::to_string))
+                    .unwrap();
                 let mut r = format!(
                     "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
                     body.len()
@@ -218,11 +224,7 @@ async fn large_bodies_stream_in_chunks() {
         })
         .await;
         let client = client(&server).build().unwrap();
-        let mut body = client
-            .send(Request::get("/big"))
-            .await
-            .unwrap()
-            .into_body();
+        let mut body = client.send(Request::get("/big")).await.unwrap().into_body();
         let (mut total, mut chunks) = (0, 0);
         while let Some(c) = body.chunk().await.unwrap() {
             assert!(c.iter().all(|&b| b == b'y'));

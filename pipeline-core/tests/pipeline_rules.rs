@@ -117,7 +117,10 @@ async fn retried_request_goes_alone_on_the_new_connection() {
         for (i, f) in futs.into_iter().enumerate() {
             assert_eq!(f.await.unwrap().text().await.unwrap(), format!("/r{i}"));
         }
-        assert!(!rx.recv().await.unwrap(), "a second request came before the answer");
+        assert!(
+            !rx.recv().await.unwrap(),
+            "a second request came before the answer"
+        );
     })
     .await
 }
@@ -145,8 +148,16 @@ async fn post_is_never_pipelined() {
         assert_eq!(b.await.unwrap().text().await.unwrap(), "/b");
         assert_eq!(c.await.unwrap().text().await.unwrap(), "/c");
         let seen: Vec<_> = (0..3).map(|_| rx.try_recv().unwrap()).collect();
-        assert_eq!(seen[0], ("GET".to_string(), false), "POST pipelined behind GET");
-        assert_eq!(seen[1], ("POST".to_string(), false), "GET pipelined behind POST");
+        assert_eq!(
+            seen[0],
+            ("GET".to_string(), false),
+            "POST pipelined behind GET"
+        );
+        assert_eq!(
+            seen[1],
+            ("POST".to_string(), false),
+            "GET pipelined behind POST"
+        );
     })
     .await
 }
@@ -186,7 +197,8 @@ async fn http10_response_without_keep_alive_closes_the_connection() {
         let server = Server::start(|i, mut c| async move {
             if i == 0 {
                 c.read_request().await.unwrap();
-                c.write("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+                c.write("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await;
                 c.wait_closed().await;
                 return;
             }
@@ -208,7 +220,8 @@ async fn close_in_the_middle_of_a_body_fails_the_body() {
     within(async {
         let server = Server::start(|_, mut c| async move {
             c.read_request().await.unwrap();
-            c.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").await;
+            c.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+                .await;
         })
         .await;
         let client = one_conn(&server);
@@ -270,7 +283,8 @@ async fn stall_in_the_middle_of_a_body_hits_the_request_timeout() {
     within(async {
         let server = Server::start(|_, mut c| async move {
             c.read_request().await;
-            c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial").await;
+            c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+                .await;
             c.wait_closed().await;
         })
         .await;
@@ -551,7 +565,8 @@ async fn oversized_response_head_is_a_header_limit_error() {
         let server = Server::start(|_, mut c| async move {
             c.read_request().await.unwrap();
             let big = "x".repeat(2000);
-            c.write(format!("HTTP/1.1 200 OK\r\nX-Big: {big}\r\n\r\n")).await;
+            c.write(format!("HTTP/1.1 200 OK\r\nX-Big: {big}\r\n\r\n"))
+                .await;
             c.wait_closed().await;
         })
         .await;
@@ -602,7 +617,9 @@ async fn backpressure_keeps_at_most_connections_times_depth_in_flight() {
             async move {
                 let mut pending = Vec::new();
                 loop {
-                    let Some(req) = c.read_request().await else { return };
+                    let Some(req) = c.read_request().await else {
+                        return;
+                    };
                     let now = o.fetch_add(1, Ordering::SeqCst) + 1;
                     m.fetch_max(now, Ordering::SeqCst);
                     pending.push(req);

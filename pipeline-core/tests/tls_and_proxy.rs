@@ -124,7 +124,11 @@ async fn http_origin_through_proxy_uses_absolute_form_and_basic_auth() {
         })
         .await;
         let client = Client::builder("http://origin.test:8080")
-            .proxy(Proxy::new(&proxy.url()).unwrap().basic_auth("user", "pa:ss"))
+            .proxy(
+                Proxy::new(&proxy.url())
+                    .unwrap()
+                    .basic_auth("user", "pa:ss"),
+            )
             .build()
             .unwrap();
         let r = client.send(Request::get("/x?y=1")).await.unwrap();
@@ -133,7 +137,10 @@ async fn http_origin_through_proxy_uses_absolute_form_and_basic_auth() {
         assert_eq!(req.target, "http://origin.test:8080/x?y=1");
         assert_eq!(req.header("host"), Some("origin.test:8080"));
         // base64("user:pa:ss")
-        assert_eq!(req.header("proxy-authorization"), Some("Basic dXNlcjpwYTpzcw=="));
+        assert_eq!(
+            req.header("proxy-authorization"),
+            Some("Basic dXNlcjpwYTpzcw==")
+        );
     })
     .await
 }
@@ -158,7 +165,11 @@ async fn https_origin_through_proxy_uses_connect_with_basic_auth() {
         let client = Client::builder(&format!("https://localhost:{}", tls_addr.port()))
             .tls_system_roots(false)
             .add_ca_pem(pki.ca_pem.as_bytes())
-            .proxy(Proxy::new(&proxy.url()).unwrap().basic_auth("user", "secret"))
+            .proxy(
+                Proxy::new(&proxy.url())
+                    .unwrap()
+                    .basic_auth("user", "secret"),
+            )
             .build()
             .unwrap();
         let r = client.send(Request::get("/tunnelled")).await.unwrap();
@@ -166,7 +177,10 @@ async fn https_origin_through_proxy_uses_connect_with_basic_auth() {
         let req = rx.recv().await.unwrap();
         assert_eq!(req.method, "CONNECT");
         assert_eq!(req.target, format!("localhost:{}", tls_addr.port()));
-        assert_eq!(req.header("proxy-authorization"), Some("Basic dXNlcjpzZWNyZXQ="));
+        assert_eq!(
+            req.header("proxy-authorization"),
+            Some("Basic dXNlcjpzZWNyZXQ=")
+        );
     })
     .await
 }
@@ -193,7 +207,9 @@ async fn proxy_refusing_connect_is_a_proxy_error() {
 
 #[test]
 fn proxy_debug_hides_credentials() {
-    let p = Proxy::new("http://proxy:3128").unwrap().basic_auth("u", "hunter2");
+    let p = Proxy::new("http://proxy:3128")
+        .unwrap()
+        .basic_auth("u", "hunter2");
     let d = format!("{p:?}");
     assert!(!d.contains("hunter2") && !d.contains("aHVudGVyMg"), "{d}");
     assert!(Proxy::new("https://proxy").is_err());

@@ -52,7 +52,8 @@ pub(crate) fn encode_head(
             put_header(dst, n, v);
         }
     }
-    let add_gzip = t.gzip && !headers.contains("accept-encoding") && !t.defaults.contains("accept-encoding");
+    let add_gzip =
+        t.gzip && !headers.contains("accept-encoding") && !t.defaults.contains("accept-encoding");
     if add_gzip {
         dst.put_slice(b"Accept-Encoding: gzip\r\n");
     }
@@ -109,12 +110,25 @@ mod tests {
 
     #[test]
     fn writes_host_defaults_gzip_and_length() {
-        let defaults: Headers = [("User-Agent", "t/1"), ("Accept", "a/b")].into_iter().collect();
-        let req: Headers = [("Accept", "x/y"), ("Content-Length", "99"), ("Host", "evil")]
+        let defaults: Headers = [("User-Agent", "t/1"), ("Accept", "a/b")]
             .into_iter()
             .collect();
+        let req: Headers = [
+            ("Accept", "x/y"),
+            ("Content-Length", "99"),
+            ("Host", "evil"),
+        ]
+        .into_iter()
+        .collect();
         let mut out = BytesMut::new();
-        let gz = encode_head(&mut out, &template(&defaults), Method::Put, "/a?b=1", &req, 12);
+        let gz = encode_head(
+            &mut out,
+            &template(&defaults),
+            Method::Put,
+            "/a?b=1",
+            &req,
+            12,
+        );
         assert!(gz);
         assert_eq!(
             &out[..],
@@ -149,7 +163,10 @@ mod tests {
         let gz = encode_head(&mut out, &t, Method::Get, "/x", &req, 0);
         assert!(!gz);
         let s = std::str::from_utf8(&out).unwrap();
-        assert!(s.starts_with("GET http://example.com:8080/x HTTP/1.1\r\n"), "{s}");
+        assert!(
+            s.starts_with("GET http://example.com:8080/x HTTP/1.1\r\n"),
+            "{s}"
+        );
         assert!(s.contains("Proxy-Authorization: Basic dTpw\r\n"));
         assert!(!s.contains("gzip"));
     }

@@ -186,7 +186,9 @@ impl ResponseParser {
         let http10 = res.version == Some(0);
         let reason: Box<str> = res.reason.unwrap_or("").into();
         if !(100..=999).contains(&status) {
-            return Err(HeadError::Malformed(format!("invalid status code {status}")));
+            return Err(HeadError::Malformed(format!(
+                "invalid status code {status}"
+            )));
         }
         let head: Bytes = buf.split_to(len).freeze();
         let mut headers = Headers::with_capacity(self.scratch.len());
@@ -268,13 +270,19 @@ mod tests {
         };
         let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
         assert_eq!(h.framing(Method::Head), Ok(Framing::Empty));
-        for s in [b"204 No Content".as_slice(), b"304 Not Modified", b"100 Continue"] {
+        for s in [
+            b"204 No Content".as_slice(),
+            b"304 Not Modified",
+            b"100 Continue",
+        ] {
             let mut raw = b"HTTP/1.1 ".to_vec();
             raw.extend_from_slice(s);
             raw.extend_from_slice(b"\r\nContent-Length: 5\r\n\r\n");
             assert_eq!(head(&raw).framing(Method::Get), Ok(Framing::Empty));
         }
-        let h = head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n");
+        let h = head(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
+        );
         assert_eq!(h.framing(Method::Get), Ok(Framing::Chunked));
         let h = head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
         assert_eq!(h.framing(Method::Get), Ok(Framing::Eof));
@@ -309,7 +317,10 @@ mod tests {
     #[test]
     fn skips_empty_lines_before_the_status_line() {
         let mut buf = BytesMut::from(&b"\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"[..]);
-        let h = ResponseParser::new(1024, 16).parse(&mut buf).unwrap().unwrap();
+        let h = ResponseParser::new(1024, 16)
+            .parse(&mut buf)
+            .unwrap()
+            .unwrap();
         assert_eq!(h.status, 204);
         assert!(buf.is_empty());
     }
