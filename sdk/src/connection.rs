@@ -654,18 +654,36 @@ impl Inner {
         if let Err(e) = self.check_open() {
             return Box::pin(std::future::ready(Err(e)));
         }
-        tracing::debug!(method = call.verb.as_str(), target = %call.target(self.plain.base_path()), "request");
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Box::pin(std::future::ready(Err(Error::with_message(
+                ErrorKind::InvalidRequest,
+                "an async Connection is used outside a tokio runtime; \
+                 use ConnectionBuilder::build_blocking for programs without one",
+            ))));
+        }
+        // The request line, for the debug log (never headers: they hold the token).
+        let line: Option<Arc<str>> = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+            Arc::from(format!(
+                "{} {}{}",
+                call.verb.as_str(),
+                self.client.origin(),
+                call.target(self.plain.base_path())
+            ))
+        });
+        if let Some(line) = &line {
+            tracing::debug!(request = %line, "request");
+        }
         let req = self.request(call);
         let this = self.clone();
         match self.current(None) {
             Some((token, generation)) => {
                 let pending = self.client.send(with_token(req.clone(), &token));
-                Box::pin(this.finish(req, pending, generation))
+                Box::pin(this.finish(req, pending, generation, line))
             }
             None => Box::pin(async move {
                 let (token, generation) = this.token(None).await?;
                 let pending = this.client.send(with_token(req.clone(), &token));
-                this.finish(req, pending, generation).await
+                this.finish(req, pending, generation, line).await
             }),
         }
     }
@@ -862,16 +880,23 @@ impl Inner {
         req: pipeline_core::Request,
         pending: pipeline_core::ResponseFuture,
         generation: u64,
+        line: Option<Arc<str>>,
     ) -> Result<RawResponse, Error> {
         let raw = read_raw(pending).await?;
-        tracing::debug!(status = raw.status, "response");
+        if let Some(line) = &line {
+            tracing::debug!(request = %line, status = raw.status, "response");
+        }
         if raw.status != 401 || self.credentials.is_none() || self.closed.load(Ordering::Acquire) {
             return Ok(raw);
         }
+        // R4.5: a request rejected with 401 was not executed; log in again (once for all
+        // requests that failed with this token) and send it once more.
         tracing::debug!("token rejected; logging in again");
         let (token, _) = self.token(Some(generation)).await?;
         let raw = read_raw(self.client.send(with_token(req, &token))).await?;
-        tracing::debug!(status = raw.status, "response");
+        if let Some(line) = &line {
+            tracing::debug!(request = %line, status = raw.status, "response");
+        }
         Ok(raw)
     }
 }

@@ -435,3 +435,19 @@ async fn url_with_trailing_slash_is_the_same_base() {
     conn.test().await.unwrap();
     assert_eq!(e.api_requests()[0].path(), "/ovirt-engine/api");
 }
+
+#[test]
+fn async_connection_outside_a_runtime_is_an_error_not_a_panic() {
+    let conn = Connection::builder()
+        .url("http://127.0.0.1:9/ovirt-engine/api")
+        .token("t")
+        .build()
+        .unwrap();
+    let pending = conn.transport().send(call(Verb::Get, "vms"));
+    let err = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(pending)
+        .unwrap_err();
+    assert!(err.to_string().contains("build_blocking"), "{err}");
+}
