@@ -340,6 +340,13 @@ impl TestEngine {
         format!("{}{API_PATH}", self.origin())
     }
 
+    /// The API base URL as seen through another address, for example a latency proxy in
+    /// front of the engine: `https://ADDR/ovirt-engine/api` (the certificate covers
+    /// `127.0.0.1`).
+    pub fn url_via(&self, addr: SocketAddr) -> String {
+        format!("{}://{addr}{API_PATH}", self.scheme())
+    }
+
     /// The same as [`TestEngine::url`] with the host written `localhost`.
     pub fn url_localhost(&self) -> String {
         format!(

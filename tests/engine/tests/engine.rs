@@ -522,6 +522,7 @@ async fn tls_works_with_the_generated_ca_for_ip_and_localhost() {
         .unwrap();
     assert!(e.url().starts_with("https://127.0.0.1:"));
     assert!(e.url_localhost().starts_with("https://localhost:"));
+    assert_eq!(e.url_via(e.addr()), e.url());
     assert!(e
         .ca_pem()
         .unwrap()
