@@ -59,7 +59,8 @@ fn main() -> ExitCode {
         "pipeline-demo: {m} GETs of {body}-byte items through a latency emulator with a {rtt_ms} ms round trip"
     );
     let rtt = Duration::from_millis(rtt_ms);
-    let result = runtime.block_on(tokio::time::timeout(TIMEOUT, demo::run(m, rtt, body)));
+    let result =
+        runtime.block_on(async { tokio::time::timeout(TIMEOUT, demo::run(m, rtt, body)).await });
     let report = match result {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => {
