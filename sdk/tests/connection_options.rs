@@ -451,3 +451,55 @@ fn async_connection_outside_a_runtime_is_an_error_not_a_panic() {
         .unwrap_err();
     assert!(err.to_string().contains("build_blocking"), "{err}");
 }
+
+#[tokio::test]
+async fn sso_on_another_origin_gets_its_own_client() {
+    let api = engine(2).await;
+    let sso = engine(0).await;
+    let token = api.issue_token();
+    sso.program(
+        Rule::post(ovirt_test_engine::SSO_TOKEN_PATH)
+            .status(200)
+            .json(format!(
+                r#"{{"access_token":"{token}","token_type":"bearer"}}"#
+            )),
+    );
+    sso.program(
+        Rule::post(ovirt_test_engine::SSO_LOGOUT_PATH)
+            .status(200)
+            .json("{}"),
+    );
+    let conn = options(&api)
+        .sso_url(format!(
+            "{}{}",
+            sso.origin(),
+            ovirt_test_engine::SSO_TOKEN_PATH
+        ))
+        .sso_revoke_url(format!(
+            "{}{}",
+            sso.origin(),
+            ovirt_test_engine::SSO_LOGOUT_PATH
+        ))
+        .build()
+        .unwrap();
+    assert_eq!(get(&conn, "vms").await.unwrap().status, 200);
+    conn.close().await.unwrap();
+    let sso_paths: Vec<String> = sso
+        .requests()
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(
+        sso_paths,
+        vec![
+            ovirt_test_engine::SSO_TOKEN_PATH.to_string(),
+            ovirt_test_engine::SSO_LOGOUT_PATH.to_string()
+        ]
+    );
+    let api_paths: Vec<String> = api
+        .requests()
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(api_paths, vec!["/ovirt-engine/api/vms".to_string()]);
+}
