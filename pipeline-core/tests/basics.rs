@@ -268,3 +268,66 @@ async fn dropping_a_body_midway_keeps_the_connection_in_sync() {
     })
     .await
 }
+
+#[test]
+fn public_types_are_send_sync_and_unpin_where_promised() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send_unpin<T: Send + Unpin + 'static>() {}
+    send_sync::<Client>();
+    send_sync::<pipeline_core::Error>();
+    send_sync::<Request>();
+    send_unpin::<pipeline_core::ResponseFuture>();
+    send_unpin::<pipeline_core::Body>();
+    send_unpin::<pipeline_core::Response>();
+}
+
+#[tokio::test]
+async fn random_bytes_from_the_server_never_panic_or_hang() {
+    within(async {
+        // A deterministic xorshift generator: each connection answers with random bytes,
+        // sometimes after a valid-looking status line, then closes.
+        let server = Server::start(|i, mut c| async move {
+            let mut x: u64 =
+                0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            if c.read_request().await.is_none() {
+                return;
+            }
+            let prefixes: [&[u8]; 4] = [
+                b"",
+                b"HTTP/1.1 200 OK\r\n",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            ];
+            let mut out = prefixes[(next() % 4) as usize].to_vec();
+            let len = (next() % 300) as usize;
+            let alphabet = b"0123456789abcdefHTTP/1.1 \r\n:;\x00\xff";
+            for _ in 0..len {
+                out.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            c.write(out).await;
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .max_connections(4)
+            .max_retries(1)
+            .request_timeout(Some(std::time::Duration::from_secs(5)))
+            .build()
+            .unwrap();
+        let futs: Vec<_> = (0..200)
+            .map(|i| client.send(Request::get(format!("/r{i}"))))
+            .collect();
+        for f in futs {
+            // Any outcome is fine as long as it resolves; bodies too.
+            if let Ok(r) = f.await {
+                let _ = r.bytes().await;
+            }
+        }
+    })
+    .await
+}
