@@ -1,0 +1,145 @@
+//! XML reading and writing of the API types (hand-written runtime of the
+//! generated readers and writers).
+//!
+//! Every generated type implements [`FromXml`] and [`ToXml`]; structs also
+//! implement [`XmlType`] (their document tags). Read a document with
+//! [`from_str`] / [`from_str_list`], write one with [`to_string`] /
+//! [`to_string_list`]:
+//!
+//! ```
+//! use ovirt::types::{Cluster, Vm, VmStatus};
+//! let vm: Vm = ovirt::xml::from_str(
+//!     r#"<vm id="123"><name>web1</name><status>up</status><cluster id="5"/></vm>"#,
+//! ).unwrap();
+//! assert_eq!(vm.name.as_deref(), Some("web1"));
+//! assert_eq!(vm.status, Some(VmStatus::Up));
+//! assert_eq!(vm.cluster.as_deref(), Some(&Cluster::new().id("5")));
+//! let text = ovirt::xml::to_string(&vm);
+//! assert_eq!(ovirt::xml::from_str::<Vm>(&text).unwrap(), vm);
+//! ```
+//!
+//! Readers skip unknown elements (WIRE.md R3.5), read list links from
+//! `<link rel=".." href=".."/>` and inline lists alike (R3.6), and never panic.
+
+mod datetime;
+mod list;
+mod reader;
+#[cfg(feature = "test-data")]
+#[doc(hidden)]
+pub mod sample;
+mod scalar;
+mod writer;
+
+pub use datetime::DateTime;
+pub use list::List;
+pub use reader::{
+    from_slice, from_str, from_str_list, from_str_tagged, root_tag, set_link, Start, XmlReader,
+};
+pub use scalar::Scalar;
+pub use writer::{to_string, to_string_list, to_string_tagged, XmlWriter};
+
+use std::fmt;
+
+/// An XML document could not be read: what was wrong and where (byte offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlError {
+    message: String,
+    position: u64,
+}
+
+impl XmlError {
+    /// Creates an error at byte offset `position`.
+    pub fn new(message: impl Into<String>, position: u64) -> Self {
+        XmlError {
+            message: message.into(),
+            position,
+        }
+    }
+
+    /// What was wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Byte offset in the document near which the problem was found.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid XML document at byte {}: {}", self.position, self.message)
+    }
+}
+
+impl std::error::Error for XmlError {}
+
+/// A value that can be read from an XML element.
+pub trait FromXml: Sized {
+    /// `true` when an empty element (`<x/>`) means "not set" (primitives and
+    /// enums, R3.5); `false` when it is a value (structs, lists).
+    const EMPTY_IS_UNSET: bool = false;
+
+    /// Reads the element `start` (already consumed from `r`) including its
+    /// content and end tag.
+    fn from_xml(r: &mut XmlReader<'_>, start: &Start<'_>) -> Result<Self, XmlError>;
+}
+
+/// A value that can be written as an XML element.
+pub trait ToXml {
+    /// Writes the value as element `tag`.
+    fn to_xml(&self, w: &mut XmlWriter, tag: &str);
+}
+
+/// A struct type with document tags (WIRE.md R3.2).
+pub trait XmlType {
+    /// Root element of a document holding one value (`vm`).
+    const TAG: &'static str;
+    /// Root element of a document holding a list (`vms`).
+    const LIST_TAG: &'static str;
+}
+
+/// Reads a primitive or enum element (used by the scalar `FromXml` impls).
+pub fn read_scalar<T: Scalar>(r: &mut XmlReader<'_>, start: &Start<'_>) -> Result<T, XmlError> {
+    let pos = r.position();
+    let text = r.text(start)?.unwrap_or_default();
+    T::parse_xml(&text).map_err(|e| {
+        XmlError::new(
+            format!("element <{}>: {e}", String::from_utf8_lossy(start.tag())),
+            pos,
+        )
+    })
+}
+
+macro_rules! scalar_xml {
+    ($($t:ty),*) => {$(
+        impl FromXml for $t {
+            const EMPTY_IS_UNSET: bool = true;
+            fn from_xml(r: &mut XmlReader<'_>, start: &Start<'_>) -> Result<Self, XmlError> {
+                read_scalar(r, start)
+            }
+        }
+        impl ToXml for $t {
+            fn to_xml(&self, w: &mut XmlWriter, tag: &str) {
+                w.scalar(tag, self);
+            }
+        }
+    )*};
+}
+
+scalar_xml!(String, i64, f64, bool, DateTime);
+
+impl<T: FromXml> FromXml for Box<T> {
+    const EMPTY_IS_UNSET: bool = T::EMPTY_IS_UNSET;
+
+    fn from_xml(r: &mut XmlReader<'_>, start: &Start<'_>) -> Result<Self, XmlError> {
+        T::from_xml(r, start).map(Box::new)
+    }
+}
+
+impl<T: ToXml> ToXml for Box<T> {
+    fn to_xml(&self, w: &mut XmlWriter, tag: &str) {
+        (**self).to_xml(w, tag);
+    }
+}

@@ -1,0 +1,82 @@
+//! Primitive and enum values written as element text or attribute values.
+
+use super::DateTime;
+
+/// A value that travels as text: primitives (WIRE.md R3.7, R3.8) and enums (R3.9).
+pub trait Scalar: Sized {
+    /// Parses the text of an element or attribute; the error says what was expected.
+    fn parse_xml(text: &str) -> Result<Self, String>;
+    /// Appends the text form (not yet escaped) to `out`.
+    fn write_xml(&self, out: &mut String);
+}
+
+impl Scalar for String {
+    fn parse_xml(text: &str) -> Result<Self, String> {
+        Ok(text.to_string())
+    }
+    fn write_xml(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+fn shorten(text: &str) -> String {
+    let t: String = text.chars().take(40).collect();
+    if t.len() < text.len() {
+        format!("{t}...")
+    } else {
+        t
+    }
+}
+
+impl Scalar for i64 {
+    fn parse_xml(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("expected an integer, found `{}`", shorten(text)))
+    }
+    fn write_xml(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{self}");
+    }
+}
+
+impl Scalar for f64 {
+    fn parse_xml(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("expected a decimal number, found `{}`", shorten(text)))
+    }
+    /// Plain decimal text without exponent that reads back to the same value (R3.7).
+    fn write_xml(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{self}");
+    }
+}
+
+impl Scalar for bool {
+    /// `true`/`false` case-insensitively, or `1`/`0` (R3.7).
+    fn parse_xml(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("true") || t == "1" {
+            Ok(true)
+        } else if t.eq_ignore_ascii_case("false") || t == "0" {
+            Ok(false)
+        } else {
+            Err(format!("expected true or false, found `{}`", shorten(text)))
+        }
+    }
+    fn write_xml(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" });
+    }
+}
+
+impl Scalar for DateTime {
+    fn parse_xml(text: &str) -> Result<Self, String> {
+        DateTime::parse(text.trim())
+            .map_err(|e| format!("expected a date-time, found `{}`: {e}", shorten(text)))
+    }
+    fn write_xml(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{self}");
+    }
+}
