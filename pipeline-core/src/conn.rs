@@ -139,7 +139,7 @@ impl Exit {
     fn culprit(idx: usize, e: Error) -> Exit {
         let closed = Error::new(
             ErrorKind::Closed,
-            "the connection was closed because an earlier pipelined request failed",
+            "the connection was closed because another request pipelined on it failed",
         );
         Exit {
             closed: Some(closed),
