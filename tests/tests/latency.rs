@@ -255,3 +255,28 @@ async fn an_answer_never_arrives_before_one_round_trip() {
     }
     assert_eq!(proxy.connections_accepted(), 1);
 }
+
+#[tokio::test]
+async fn dropping_the_proxy_closes_the_connections_it_carries() {
+    let (listener, upstream) = listener().await;
+    let proxy = LatencyProxy::start(upstream, Duration::from_millis(2))
+        .await
+        .unwrap();
+    let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+    let (mut server_side, _) = bounded("accepting", listener.accept()).await.unwrap();
+    // The connection works before the drop.
+    client.write_all(b"x").await.unwrap();
+    let mut byte = [0u8; 1];
+    bounded("the first byte", server_side.read_exact(&mut byte))
+        .await
+        .unwrap();
+    drop(proxy);
+    let mut rest = Vec::new();
+    // Both ends see the connection end (EOF or a reset), none of them hangs.
+    let _ = bounded("the client's read", client.read_to_end(&mut rest)).await;
+    let _ = bounded("the server's read", server_side.read_to_end(&mut rest)).await;
+    assert!(
+        rest.is_empty(),
+        "no bytes may appear after the drop: {rest:?}"
+    );
+}

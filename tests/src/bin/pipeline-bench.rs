@@ -457,3 +457,80 @@ fn print_table(rows: &[Row], options: &Options) {
         println!("{}", json(row, m));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn defaults_match_the_documented_benchmark() {
+        let options = parse(&[]).unwrap();
+        assert_eq!(options.m, 3000);
+        assert_eq!(options.runs, 5);
+        assert_eq!(options.rtts_ms, vec![0, 2, 20]);
+        assert_eq!(options.configs, vec![(5, 1), (5, 8), (10, 32)]);
+        assert_eq!(options.reqwest_connections, Some(5));
+        assert!(!options.serve);
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let options = parse(&[
+            "-m",
+            "10",
+            "--runs",
+            "3",
+            "--rtt",
+            "1,7",
+            "--configs",
+            "2x4",
+            "--no-reqwest",
+        ])
+        .unwrap();
+        assert_eq!((options.m, options.runs), (10, 3));
+        assert_eq!(options.rtts_ms, vec![1, 7]);
+        assert_eq!(options.configs, vec![(2, 4)]);
+        assert_eq!(options.reqwest_connections, None);
+        assert!(parse(&["--configs", "none"]).unwrap().configs.is_empty());
+    }
+
+    #[test]
+    fn bad_arguments_are_named_in_the_error() {
+        let err = |args: &[&str]| parse(args).err().expect("must be rejected");
+        assert!(err(&["--configs", "5by8"]).contains("5by8"));
+        assert!(err(&["--configs", "0x8"]).contains("at least 1"));
+        assert!(err(&["-m", "lots"]).contains("lots"));
+        assert!(err(&["--runs"]).contains("--runs needs a value"));
+        assert!(err(&["--frobnicate"]).contains("--frobnicate"));
+        assert!(err(&["-m", "0"]).contains("at least 1"));
+    }
+
+    #[test]
+    fn median_takes_the_middle_or_the_mean_of_the_two_middles() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+
+    #[test]
+    fn bound_is_one_round_trip_plus_one_per_round_of_requests() {
+        let row = Row {
+            client: "pipeline-core",
+            rtt_ms: 20,
+            connections: 5,
+            depth: 8,
+            wall: Duration::from_millis(1600),
+            cpu_us_per_req: 1.0,
+            conns_opened: vec![5],
+            walls: vec![Duration::from_millis(1600)],
+        };
+        // 3000 / 40 = 75 rounds, plus one: 76 x 20 ms.
+        assert_eq!(bound(&row, 3000), Duration::from_millis(1520));
+        let ratio = ratio(&row, 3000).unwrap();
+        assert!((ratio - 1600.0 / 1520.0).abs() < 1e-9);
+        assert_eq!(super::ratio(&Row { rtt_ms: 0, ..row }, 3000), None);
+    }
+}
