@@ -32,6 +32,33 @@ const PASSES_PER_POLL: usize = 32;
 
 /// Runs a connection until it closes, then hands unfinished requests back to the pool.
 pub(crate) async fn run(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>) {
+    let mut guard = SlotGuard {
+        pool: pool.clone(),
+        id,
+        armed: true,
+    };
+    run_inner(pool, id, rx).await;
+    guard.armed = false;
+}
+
+/// Frees the pool slot if the task is dropped before it reported its end (for example
+/// when its runtime shuts down). Its requests' futures then resolve with
+/// [`ErrorKind::Canceled`].
+struct SlotGuard {
+    pool: Arc<Pool>,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.pool.forget(self.id);
+        }
+    }
+}
+
+async fn run_inner(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>) {
     let cfg = pool.config.clone();
     let io = match tokio::time::timeout(cfg.connect_timeout, connect(&cfg)).await {
         Ok(Ok(io)) => io,

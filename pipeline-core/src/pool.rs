@@ -66,6 +66,8 @@ struct State {
     queue: VecDeque<Job>,
     next_id: u64,
     client_dropped: bool,
+    /// The runtime of the first `send`, for futures polled outside any runtime.
+    handle: Option<tokio::runtime::Handle>,
 }
 
 /// Shared by the client, its futures and its connection tasks.
@@ -114,7 +116,7 @@ impl Pool {
                     .for_request(request.method, self.config.url(&request.path)),
             );
         }
-        if tokio::runtime::Handle::try_current().is_err() {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return ResponseFuture::ready_err(
                 Error::new(
                     ErrorKind::Config,
@@ -122,6 +124,12 @@ impl Pool {
                 )
                 .for_request(request.method, self.config.url(&request.path)),
             );
+        };
+        {
+            let mut st = self.lock();
+            if st.handle.is_none() {
+                st.handle = Some(handle);
+            }
         }
         let timeout = request.timeout.unwrap_or(self.config.request_timeout);
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -208,8 +216,9 @@ impl Pool {
                 }
             }
             let open_new = st.slots.len() < max && best.is_none_or(|b| st.slots[b].load > 0);
-            let idx = if open_new {
-                self.open(st)
+            let opened = if open_new { self.open(st) } else { None };
+            let idx = if let Some(i) = opened {
+                i
             } else if let Some(b) = best {
                 b
             } else {
@@ -238,8 +247,12 @@ impl Pool {
         }
     }
 
-    /// Starts a connection task; returns its slot index.
-    fn open(self: &Arc<Self>, st: &mut State) -> usize {
+    /// Starts a connection task; returns its slot index (`None` without a runtime).
+    fn open(self: &Arc<Self>, st: &mut State) -> Option<usize> {
+        let handle = match tokio::runtime::Handle::try_current() {
+            Ok(h) => h,
+            Err(_) => st.handle.clone()?,
+        };
         let id = st.next_id;
         st.next_id += 1;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -251,8 +264,15 @@ impl Pool {
             proven: false,
         });
         tracing::debug!(conn = id, "pool: opening connection");
-        tokio::spawn(crate::conn::run(self.clone(), id, rx));
-        st.slots.len() - 1
+        handle.spawn(crate::conn::run(self.clone(), id, rx));
+        Some(st.slots.len() - 1)
+    }
+
+    /// A connection task vanished without reporting (its runtime shut down): forget its
+    /// slot so that it no longer counts against `max_connections`.
+    pub(crate) fn forget(&self, id: u64) {
+        let mut st = self.lock();
+        st.slots.retain(|s| s.id != id);
     }
 
     /// A connection's progress report.

@@ -331,3 +331,39 @@ async fn random_bytes_from_the_server_never_panic_or_hang() {
     })
     .await
 }
+
+#[test]
+fn client_outlives_the_runtime_that_opened_its_connections() {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_rt.block_on(Server::start(|_, mut c| async move {
+        while let Some(req) = c.read_request().await {
+            c.ok(&req.target).await;
+        }
+    }));
+    let client = Client::builder(&server.url())
+        .max_connections(1)
+        .build()
+        .unwrap();
+    for path in ["/first-runtime", "/second-runtime"] {
+        // Each runtime is shut down after one request, dropping the connection task.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let text = rt.block_on(within(async {
+            client
+                .send(Request::get(path))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }));
+        assert_eq!(text, path);
+    }
+    drop(server);
+}
