@@ -296,42 +296,72 @@ impl Timer {
     }
 }
 
+/// An alarm waiting in the timer thread's heap, ordered by deadline, then arrival.
+struct Queued {
+    deadline: Instant,
+    seq: u64,
+    wake: oneshot::Sender<()>,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deadline, self.seq) == (other.deadline, other.seq)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+    }
+}
+
 fn run_timer(rx: std::sync::mpsc::Receiver<Alarm>) {
     use std::sync::mpsc::RecvTimeoutError;
-    // Min-heap on (deadline, arrival order); the senders live in a side table.
-    let mut heap: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
-    let mut pending: std::collections::HashMap<u64, oneshot::Sender<()>> =
-        std::collections::HashMap::new();
-    let mut next_id = 0u64;
+    // Linux lets a thread's timed waits end up to 50 µs late by default (timer
+    // slack, for batching wake-ups); this thread wants its deadlines kept.
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK only changes a property of the calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
+    let mut heap: BinaryHeap<Reverse<Queued>> = BinaryHeap::new();
+    let mut seq = 0u64;
     let mut open = true;
     loop {
         let now = Instant::now();
-        while let Some(&Reverse((deadline, id))) = heap.peek() {
-            if deadline > now {
-                break;
-            }
-            heap.pop();
-            if let Some(wake) = pending.remove(&id) {
+        while heap.peek().is_some_and(|next| next.0.deadline <= now) {
+            if let Some(Reverse(due)) = heap.pop() {
                 // The writer may have been dropped meanwhile; nothing to do then.
-                let _ = wake.send(());
+                let _ = due.wake.send(());
             }
         }
-        let received = match heap.peek() {
+        let next_deadline = heap.peek().map(|next| next.0.deadline);
+        let received = match next_deadline {
             None if !open => return,
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(&Reverse((deadline, _))) if open => {
-                rx.recv_timeout(deadline.saturating_duration_since(now))
-            }
-            Some(&Reverse((deadline, _))) => {
+            // recv_timeout waits with the OS's high-resolution timeout.
+            Some(deadline) if open => rx.recv_timeout(deadline.saturating_duration_since(now)),
+            Some(deadline) => {
                 std::thread::sleep(deadline.saturating_duration_since(now));
                 continue;
             }
         };
         match received {
-            Ok(alarm) => {
-                heap.push(Reverse((alarm.deadline, next_id)));
-                pending.insert(next_id, alarm.wake);
-                next_id += 1;
+            Ok(Alarm { deadline, wake }) => {
+                heap.push(Reverse(Queued {
+                    deadline,
+                    seq,
+                    wake,
+                }));
+                seq += 1;
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => open = false,
