@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
     let spec = manifest.join("../spec");
     println!("cargo:rerun-if-changed={}", spec.display());
     if let Ok(entries) = std::fs::read_dir(&spec) {
@@ -15,12 +17,18 @@ fn main() {
     let files = match model_codegen::generate_dir(&spec) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: cannot generate the API from {}: {e}", spec.display());
+            eprintln!(
+                "error: cannot generate the API from {}: {e}",
+                spec.display()
+            );
             std::process::exit(1);
         }
     };
     if let Err(e) = files.write_to(&out) {
-        eprintln!("error: cannot write generated files to {}: {e}", out.display());
+        eprintln!(
+            "error: cannot write generated files to {}: {e}",
+            out.display()
+        );
         std::process::exit(1);
     }
 }

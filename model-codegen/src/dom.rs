@@ -38,7 +38,11 @@ impl Element {
 
 fn line_of(src: &str, pos: usize) -> usize {
     let end = pos.min(src.len());
-    src.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    src.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 fn element_of(src: &str, e: &BytesStart<'_>, pos: usize) -> Result<Element, (usize, String)> {
@@ -72,9 +76,12 @@ pub fn parse(src: &str) -> Result<Element, (usize, String)> {
     let mut root: Option<Element> = None;
     loop {
         let pos = reader.buffer_position() as usize;
-        let ev = reader
-            .read_event()
-            .map_err(|e| (line_of(src, reader.buffer_position() as usize), e.to_string()))?;
+        let ev = reader.read_event().map_err(|e| {
+            (
+                line_of(src, reader.buffer_position() as usize),
+                e.to_string(),
+            )
+        })?;
         match ev {
             Event::Start(e) => {
                 let el = element_of(src, &e, pos)?;

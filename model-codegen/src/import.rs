@@ -199,7 +199,11 @@ const HEADER: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- Written b
 pub type ImportedFiles = Vec<(String, String)>;
 
 /// Imports `model_xml` (contents of an upstream `model.xml`) with `names`.
-pub fn import(model_file: &Path, model_xml: &str, names: &Names) -> Result<ImportedFiles, ImportError> {
+pub fn import(
+    model_file: &Path,
+    model_xml: &str,
+    names: &Names,
+) -> Result<ImportedFiles, ImportError> {
     let err = |m: String| ImportError {
         file: model_file.to_path_buf(),
         message: m,
@@ -310,7 +314,10 @@ pub fn import(model_file: &Path, model_xml: &str, names: &Names) -> Result<Impor
                 t.push_str("  </struct>\n");
             }
             other => {
-                return Err(err(format!("line {}: unknown type element <{other}>", ty.line)));
+                return Err(err(format!(
+                    "line {}: unknown type element <{other}>",
+                    ty.line
+                )));
             }
         }
     }
@@ -332,7 +339,11 @@ pub fn import(model_file: &Path, model_xml: &str, names: &Names) -> Result<Impor
         }
         s.push_str(&annotations(svc));
         let all_methods: Vec<&Element> = children(svc, "method").collect();
-        let methods: Vec<&Element> = all_methods.iter().copied().filter(|m| declared(m)).collect();
+        let methods: Vec<&Element> = all_methods
+            .iter()
+            .copied()
+            .filter(|m| declared(m))
+            .collect();
         let locators: Vec<&Element> = children(svc, "locator").filter(|l| declared(l)).collect();
         if methods.is_empty() && locators.is_empty() {
             s.push_str("/>\n");
@@ -357,7 +368,9 @@ pub fn import(model_file: &Path, model_xml: &str, names: &Names) -> Result<Impor
                         ))
                     })?;
                 if guard > 16 {
-                    return Err(err(format!("service `{sname}` method `{mname}`: base cycle")));
+                    return Err(err(format!(
+                        "service `{sname}` method `{mname}`: base cycle"
+                    )));
                 }
             }
             let end_name = text(end, "name");
@@ -449,7 +462,12 @@ pub fn import(model_file: &Path, model_xml: &str, names: &Names) -> Result<Impor
             let params: Vec<&Element> = children(l, "parameter").collect();
             match params.as_slice() {
                 [] => {
-                    let _ = write!(s, " segment=\"{}\"{}/>", esc(&lname.replace('_', "")), annotations(l));
+                    let _ = write!(
+                        s,
+                        " segment=\"{}\"{}/>",
+                        esc(&lname.replace('_', "")),
+                        annotations(l)
+                    );
                     s.push('\n');
                 }
                 [p] => {
@@ -472,10 +490,7 @@ pub fn import(model_file: &Path, model_xml: &str, names: &Names) -> Result<Impor
     }
     s.push_str("</api>\n");
 
-    let files = vec![
-        (TYPES_FILE.to_string(), t),
-        (SERVICES_FILE.to_string(), s),
-    ];
+    let files = vec![(TYPES_FILE.to_string(), t), (SERVICES_FILE.to_string(), s)];
     verify(model_file, &root, &files)?;
     Ok(files)
 }

@@ -11,8 +11,8 @@ use proc_macro2::{Ident, Span};
 pub const KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
     "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
-    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub",
-    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
     "typeof", "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
@@ -45,7 +45,13 @@ pub fn camel(name: &str) -> String {
 pub fn snake(name: &str) -> String {
     let mut out: String = name
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '_' { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
@@ -96,7 +102,16 @@ pub fn field_ident(name: &str) -> Ident {
 /// Method names generated types have besides setters (inherent or derived
 /// trait methods a setter must not shadow).
 pub const RESERVED_METHODS: &[&str] = &[
-    "new", "clone", "clone_from", "default", "eq", "ne", "fmt", "from", "into", "to_owned",
+    "new",
+    "clone",
+    "clone_from",
+    "default",
+    "eq",
+    "ne",
+    "fmt",
+    "from",
+    "into",
+    "to_owned",
 ];
 
 /// Name of the builder setter of a member: the field name, with `_` appended
@@ -155,7 +170,9 @@ mod tests {
 
     #[test]
     fn keywords_become_raw_identifiers() {
-        for k in ["type", "async", "move", "static", "true", "false", "ref", "match", "await", "dyn"] {
+        for k in [
+            "type", "async", "move", "static", "true", "false", "ref", "match", "await", "dyn",
+        ] {
             assert_eq!(field_name(k), format!("r#{k}"));
             assert_eq!(field_ident(k).to_string(), format!("r#{k}"));
         }

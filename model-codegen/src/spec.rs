@@ -143,10 +143,7 @@ fn check_attrs(file: &Path, path: &[&Element], allowed: &[&str]) -> Result<(), S
             return Err(fail(
                 file,
                 path,
-                format!(
-                    "unknown attribute `{k}` (allowed: {})",
-                    allowed.join(", ")
-                ),
+                format!("unknown attribute `{k}` (allowed: {})", allowed.join(", ")),
             ));
         }
     }
@@ -351,7 +348,11 @@ impl<'a> Loader<'a> {
             None => (s, false),
         };
         let kind = self.type_names.get(base).cloned().ok_or_else(|| {
-            fail(file, path, format!("unknown type `{base}` in `{attr}=\"{s}\"`"))
+            fail(
+                file,
+                path,
+                format!("unknown type `{base}` in `{attr}=\"{s}\"`"),
+            )
         })?;
         Ok(TypeRef { kind, list })
     }
@@ -446,7 +447,14 @@ impl<'a> Loader<'a> {
                     at.file,
                     &mp,
                     &[
-                        "name", "type", "tag", "item-tag", "xml", "rel", "deprecated", "since",
+                        "name",
+                        "type",
+                        "tag",
+                        "item-tag",
+                        "xml",
+                        "rel",
+                        "deprecated",
+                        "since",
                     ],
                 )?;
                 no_children(at.file, &mp)?;
@@ -632,10 +640,9 @@ impl<'a> Loader<'a> {
         let item_tag = if ty.list {
             match (p.attr("item-tag"), &ty.kind) {
                 (Some(t), _) => Some(t.to_string()),
-                (None, TypeKind::Struct(s)) => structs
-                    .iter()
-                    .find(|x| &x.name == s)
-                    .map(|x| x.tag.clone()),
+                (None, TypeKind::Struct(s)) => {
+                    structs.iter().find(|x| &x.name == s).map(|x| x.tag.clone())
+                }
                 (None, _) => {
                     return Err(fail(
                         file,
@@ -759,11 +766,7 @@ impl<'a> Loader<'a> {
                         let lname = required(at.file, &cp, "name")?.to_string();
                         let target = required(at.file, &cp, "service")?.to_string();
                         if !service_names.contains(&target.as_str()) {
-                            return Err(fail(
-                                at.file,
-                                &cp,
-                                format!("unknown service `{target}`"),
-                            ));
+                            return Err(fail(at.file, &cp, format!("unknown service `{target}`")));
                         }
                         let mut params = Vec::new();
                         for p in &c.children {
@@ -777,27 +780,26 @@ impl<'a> Loader<'a> {
                             }
                             params.push(self.parameter(at.file, &pp, structs)?);
                         }
-                        let path = match (c.attr("segment"), params.len()) {
-                            (Some(s), 0) => LocatorPath::Segment(s.to_string()),
-                            (None, 1) => {
-                                let p = params.pop().expect("one parameter");
-                                if p.ty.list || !p.ty.is_scalar() {
-                                    return Err(fail(
+                        let path =
+                            match (c.attr("segment"), params.len()) {
+                                (Some(s), 0) => LocatorPath::Segment(s.to_string()),
+                                (None, 1) => {
+                                    let p = params.pop().expect("one parameter");
+                                    if p.ty.list || !p.ty.is_scalar() {
+                                        return Err(fail(
                                         at.file,
                                         &cp,
                                         "a locator parameter must be a single primitive or enum",
                                     ));
+                                    }
+                                    LocatorPath::Parameter(p)
                                 }
-                                LocatorPath::Parameter(p)
-                            }
-                            _ => {
-                                return Err(fail(
+                                _ => return Err(fail(
                                     at.file,
                                     &cp,
                                     "a locator needs either `segment` or exactly one <parameter>",
-                                ))
-                            }
-                        };
+                                )),
+                            };
                         if locators.iter().any(|x| x.name == lname) {
                             return Err(fail(at.file, &cp, "duplicate locator"));
                         }
@@ -866,11 +868,17 @@ impl<'a> Loader<'a> {
                 }
             }
             for (j, m) in svc.methods.iter().enumerate() {
-                if svc.methods[..j].iter().any(|x| x.sdk_name() == m.sdk_name()) {
+                if svc.methods[..j]
+                    .iter()
+                    .any(|x| x.sdk_name() == m.sdk_name())
+                {
                     return Err(fail(
                         at.file,
                         &[at.el],
-                        format!("method `{}` is declared twice along the inheritance chain", m.sdk_name()),
+                        format!(
+                            "method `{}` is declared twice along the inheritance chain",
+                            m.sdk_name()
+                        ),
                     ));
                 }
             }

@@ -31,7 +31,11 @@ fn main() -> ExitCode {
     let diff = model_codegen::import::differences(&spec, &files);
     if check {
         if diff.is_empty() {
-            println!("import-model: {} is up to date with {}", spec.display(), model.display());
+            println!(
+                "import-model: {} is up to date with {}",
+                spec.display(),
+                model.display()
+            );
             return ExitCode::SUCCESS;
         }
         for d in &diff {

@@ -67,7 +67,11 @@ impl DateTime {
         if !text.is_char_boundary(19) || b[13] != b':' || b[16] != b':' {
             return Err("expected hh:mm:ss after the date".into());
         }
-        let (h, m, s) = (num(&text[11..13])?, num(&text[14..16])?, num(&text[17..19])?);
+        let (h, m, s) = (
+            num(&text[11..13])?,
+            num(&text[14..16])?,
+            num(&text[17..19])?,
+        );
         let mut rest = &text[19..];
         let mut nanos = 0u32;
         if let Some(frac) = rest.strip_prefix('.') {
@@ -118,7 +122,11 @@ impl fmt::Display for DateTime {
         } else {
             "%.9f"
         };
-        write!(f, "{}", self.local.format(&format!("%Y-%m-%dT%H:%M:%S{frac}")))?;
+        write!(
+            f,
+            "{}",
+            self.local.format(&format!("%Y-%m-%dT%H:%M:%S{frac}"))
+        )?;
         match self.offset {
             None => Ok(()),
             Some(o) if o.local_minus_utc() == 0 => f.write_str("Z"),

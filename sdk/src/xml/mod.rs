@@ -69,7 +69,11 @@ impl XmlError {
 
 impl fmt::Display for XmlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid XML document at byte {}: {}", self.position, self.message)
+        write!(
+            f,
+            "invalid XML document at byte {}: {}",
+            self.position, self.message
+        )
     }
 }
 

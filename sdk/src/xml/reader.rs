@@ -292,10 +292,7 @@ impl<'a> XmlReader<'a> {
             match self.inner.read_event().map_err(|e| xml_err(e, position))? {
                 Event::Eof => return Ok(()),
                 Event::Start(_) | Event::Empty(_) => {
-                    return Err(XmlError::new(
-                        "content after the root element",
-                        position,
-                    ))
+                    return Err(XmlError::new("content after the root element", position))
                 }
                 Event::Text(t) if !t.iter().all(u8::is_ascii_whitespace) => {
                     return Err(XmlError::new("text after the root element", position))
