@@ -280,3 +280,29 @@ async fn dropping_the_proxy_closes_the_connections_it_carries() {
         "no bytes may appear after the drop: {rest:?}"
     );
 }
+
+#[tokio::test]
+async fn an_http_request_through_the_emulator_is_not_answered_before_one_round_trip() {
+    let rtt = Duration::from_millis(30);
+    let (server_addr, _server) = ovirt_tests::server::ItemServer::start(1024).await.unwrap();
+    let proxy = LatencyProxy::start(server_addr, rtt).await.unwrap();
+    let client = reqwest::Client::new();
+    for n in 0..3u64 {
+        let start = Instant::now();
+        let response = bounded(
+            "the GET",
+            client
+                .get(format!("http://{}/items/{n}", proxy.addr()))
+                .send(),
+        )
+        .await
+        .unwrap();
+        let body = bounded("the body", response.bytes()).await.unwrap();
+        let elapsed = start.elapsed();
+        assert_eq!(body, ovirt_tests::server::item_body(n, 1024));
+        assert!(
+            elapsed >= rtt,
+            "GET {n} answered after {elapsed:?}, before the RTT {rtt:?}"
+        );
+    }
+}
