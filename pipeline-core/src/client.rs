@@ -173,6 +173,7 @@ pub(crate) struct Config {
     pub(crate) max_header_bytes: usize,
     pub(crate) max_headers: usize,
     pub(crate) max_retries: u32,
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -202,6 +203,7 @@ pub struct ClientBuilder {
     max_header_bytes: usize,
     max_headers: usize,
     max_retries: u32,
+    idle_timeout: Option<Duration>,
 }
 
 impl ClientBuilder {
@@ -295,6 +297,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How long a connection with nothing in flight stays open before the client closes it
+    /// (default 90 s; `None`: until the server closes it). Closing before the server does
+    /// avoids sending a request just as the server closes an idle connection.
+    pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
+        self.idle_timeout = t;
+        self
+    }
+
     /// Checks the options and builds the client. Errors are [`ErrorKind::Config`] (or
     /// [`ErrorKind::Tls`] for unreadable certificate files).
     pub fn build(self) -> Result<Client, Error> {
@@ -349,6 +359,7 @@ impl ClientBuilder {
             max_header_bytes: self.max_header_bytes,
             max_headers: self.max_headers,
             max_retries: self.max_retries,
+            idle_timeout: self.idle_timeout,
         };
         let pool = Pool::new(config, capacity);
         Ok(Client {
@@ -408,6 +419,7 @@ impl Client {
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_retries: 3,
+            idle_timeout: Some(Duration::from_secs(90)),
         }
     }
 

@@ -207,6 +207,8 @@ struct Conn {
     read_blocked: bool,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
+    /// When the connection last became idle (nothing in flight).
+    idle_since: Option<Instant>,
     progress: Progress,
     absolute_prefix: Option<String>,
     proxy_authorization: Option<String>,
@@ -252,6 +254,7 @@ impl Conn {
             read_blocked: false,
             timer: Box::pin(tokio::time::sleep_until(Instant::now())),
             timer_at: None,
+            idle_since: None,
             progress: Progress::default(),
             absolute_prefix,
             proxy_authorization,
@@ -819,7 +822,14 @@ impl Conn {
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Result<(), Exit> {
-        let earliest = self.entries.iter().filter_map(|e| e.job.deadline).min();
+        let earliest = if self.entries.is_empty() {
+            // Idle: close after the idle timeout.
+            let since = *self.idle_since.get_or_insert_with(Instant::now);
+            self.cfg.idle_timeout.map(|t| since + t)
+        } else {
+            self.idle_since = None;
+            self.entries.iter().filter_map(|e| e.job.deadline).min()
+        };
         let Some(at) = earliest else {
             self.timer_at = None;
             return Ok(());
@@ -833,6 +843,13 @@ impl Conn {
         }
         self.timer_at = None;
         *progressed = true;
+        if self.entries.is_empty() {
+            tracing::debug!(
+                conn = self.id,
+                "dispatch: idle timeout; closing the connection"
+            );
+            return Err(Exit::clean());
+        }
         let now = Instant::now();
         let expired = |e: &Entry| e.job.deadline.is_some_and(|d| d <= now);
         // Not yet queued for writing: fail it, the connection is unaffected.

@@ -111,7 +111,8 @@
 //!
 //! The [request timeout](ClientBuilder::request_timeout) covers the whole exchange,
 //! response body included: a server stalling mid-body hits it. A pipelined request that
-//! times out closes its connection (its place in the FIFO is lost). When the last
+//! times out closes its connection (its place in the FIFO is lost). A connection idle for
+//! [`idle_timeout`](ClientBuilder::idle_timeout) is closed by the client. When the last
 //! [`Client`] clone is dropped, idle connections close and busy ones finish the requests
 //! already sent, then close.
 //!

@@ -367,3 +367,32 @@ fn client_outlives_the_runtime_that_opened_its_connections() {
     }
     drop(server);
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    within(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let server = Server::start(move |_, mut c| {
+            let tx = tx.clone();
+            async move {
+                while let Some(req) = c.read_request().await {
+                    c.ok(&req.target).await;
+                }
+                tx.send("closed by the client").unwrap();
+            }
+        })
+        .await;
+        let client = client(&server)
+            .idle_timeout(Some(std::time::Duration::from_millis(50)))
+            .build()
+            .unwrap();
+        let r = client.send(Request::get("/a")).await.unwrap();
+        assert_eq!(r.text().await.unwrap(), "/a");
+        assert_eq!(rx.recv().await, Some("closed by the client"));
+        // The client is still usable: it opens a new connection.
+        let r = client.send(Request::get("/b")).await.unwrap();
+        assert_eq!(r.text().await.unwrap(), "/b");
+        assert_eq!(server.connections(), 2);
+    })
+    .await
+}
