@@ -139,6 +139,21 @@ enum ReadState {
     },
 }
 
+/// What one body decoding step did.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyStep {
+    /// The reader's buffer is full: stop reading the socket until it drains.
+    Blocked,
+    /// The buffer has no more body bytes.
+    NeedMore,
+    /// Some body bytes were moved.
+    Data,
+    /// The body is complete.
+    End,
+    /// The chunked framing is invalid.
+    Invalid(&'static str),
+}
+
 /// Why the connection stops.
 struct Exit {
     /// `None`: a clean close. Otherwise the error for requests that were written and cannot
@@ -709,35 +724,56 @@ impl Conn {
         else {
             return Ok(true);
         };
-        if let Sink::Stream(s) = &mut sink {
-            if s.poll_capacity(cx).is_pending() {
+        let step = self.body_step(cx, &mut decoder, &mut sink);
+        if step == BodyStep::End {
+            *progressed = true;
+            self.complete_body(&mut sink);
+            self.finish_front();
+            return if keep_alive {
+                Ok(true)
+            } else {
+                Err(self.after_close())
+            };
+        }
+        self.read = ReadState::Body {
+            decoder,
+            sink,
+            keep_alive,
+        };
+        match step {
+            BodyStep::Blocked => {
                 self.read_blocked = true;
-                self.read = ReadState::Body {
-                    decoder,
-                    sink,
-                    keep_alive,
-                };
-                return Ok(false);
+                Ok(false)
+            }
+            BodyStep::NeedMore => Ok(false),
+            BodyStep::Data | BodyStep::End => {
+                *progressed = true;
+                Ok(true)
+            }
+            BodyStep::Invalid(why) => Err(Exit::culprit(
+                0,
+                Error::new(ErrorKind::Malformed, format!("invalid chunked body: {why}")),
+            )),
+        }
+    }
+
+    /// One decoding step of the front response's body.
+    fn body_step(
+        &mut self,
+        cx: &mut Context<'_>,
+        decoder: &mut Decoder,
+        sink: &mut Sink,
+    ) -> BodyStep {
+        if let Sink::Stream(s) = sink {
+            if s.poll_capacity(cx).is_pending() {
+                return BodyStep::Blocked;
             }
         }
         match decoder.decode(&mut self.read_buf) {
-            Err(e) => {
-                self.read = ReadState::Body {
-                    decoder,
-                    sink,
-                    keep_alive,
-                };
-                Err(Exit::culprit(
-                    0,
-                    Error::new(
-                        ErrorKind::Malformed,
-                        format!("invalid chunked body: {}", e.0),
-                    ),
-                ))
-            }
+            Err(e) => BodyStep::Invalid(e.0),
+            Ok(Decoded::End) => BodyStep::End,
             Ok(Decoded::Data(b)) => {
-                *progressed = true;
-                match &mut sink {
+                match sink {
                     Sink::Pending { first, rest, .. } => {
                         if first.is_none() && rest.is_empty() {
                             *first = Some(b);
@@ -750,48 +786,36 @@ impl Conn {
                     }
                     Sink::Stream(s) => {
                         if !s.push(b) {
-                            sink = Sink::Discard;
+                            tracing::trace!(
+                                conn = self.id,
+                                "dispatch: body dropped; discarding the rest"
+                            );
+                            *sink = Sink::Discard;
                         }
                     }
                     Sink::Discard => {}
                 }
-                self.read = ReadState::Body {
-                    decoder,
-                    sink,
-                    keep_alive,
-                };
-                Ok(true)
+                BodyStep::Data
             }
             Ok(Decoded::NeedMore) => {
-                if let Sink::Pending { head, first, rest } = sink {
+                if let Sink::Pending { .. } = sink {
                     // The body is not all here: hand the response over with a streamed body.
+                    let Sink::Pending { head, first, rest } =
+                        std::mem::replace(sink, Sink::Discard)
+                    else {
+                        return BodyStep::NeedMore;
+                    };
                     let (mut tx, reader) = body::channel();
                     if let Some(f) = first {
                         tx.push(f);
                     }
                     tx.push(rest.freeze());
-                    sink = if self.deliver(head, Body::stream(reader), true) {
-                        Sink::Stream(tx)
-                    } else {
-                        Sink::Discard
-                    };
+                    if self.deliver(head, Body::stream(reader), true) {
+                        tracing::trace!(conn = self.id, "dispatch: body streams");
+                        *sink = Sink::Stream(tx);
+                    }
                 }
-                self.read = ReadState::Body {
-                    decoder,
-                    sink,
-                    keep_alive,
-                };
-                Ok(false)
-            }
-            Ok(Decoded::End) => {
-                *progressed = true;
-                self.complete_body(&mut sink);
-                self.finish_front();
-                if keep_alive {
-                    Ok(true)
-                } else {
-                    Err(self.after_close())
-                }
+                BodyStep::NeedMore
             }
         }
     }
@@ -889,68 +913,53 @@ impl Conn {
 
     /// Ends the connection: answers or hands back every request, then closes.
     async fn teardown(mut self, exit: Exit) {
+        let clean = exit.closed.is_none() && self.write_error.is_none();
+        let requeue = self.settle(exit);
+        self.pool.closed(self.id, requeue);
+        if clean {
+            // A clean close: say goodbye (TLS close_notify), without waiting long.
+            let _ = tokio::time::timeout(Duration::from_millis(200), self.io.shutdown()).await;
+        }
+        tracing::debug!(conn = self.id, "dispatch: connection closed");
+    }
+
+    /// Answers every request on the connection, or returns it to be sent elsewhere.
+    fn settle(&mut self, exit: Exit) -> Vec<Job> {
         let Exit { closed, culprit } = exit;
-        let mut requeue = Vec::new();
-        let body_state = std::mem::replace(&mut self.read, ReadState::Head);
-        let mut front_sink = match body_state {
-            ReadState::Body { sink, .. } => Some(sink),
-            ReadState::Head => None,
-        };
-        let entries = std::mem::take(&mut self.entries);
-        let closed_err = closed.clone().unwrap_or_else(closed_before_response);
         if let Some(e) = &closed {
             tracing::debug!(conn = self.id, "dispatch: connection closing: {e}");
         }
-        for (i, mut e) in entries.into_iter().enumerate() {
-            let written = self.was_written(&e);
-            let url = || self.cfg.url(&e.job.path);
+        let closed_err = closed.unwrap_or_else(closed_before_response);
+        let mut front_sink = match std::mem::replace(&mut self.read, ReadState::Head) {
+            ReadState::Body { sink, .. } => Some(sink),
+            ReadState::Head => None,
+        };
+        let mut requeue = Vec::new();
+        for (i, mut e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
             let own_err = match &culprit {
                 Some((idx, err)) if *idx == i => Some(err.clone()),
                 _ => None,
             };
-            if i == 0 {
-                if let Some(sink) = front_sink.take() {
-                    // Its response head arrived: it cannot be retried.
-                    let err = own_err
-                        .unwrap_or_else(|| closed_err.clone())
-                        .processed(true)
-                        .for_request(e.job.method, url());
-                    match sink {
-                        Sink::Stream(s) => s.fail(err),
-                        Sink::Pending { .. } | Sink::Discard => {
-                            e.job.answer(Err(err));
-                        }
-                    }
-                    continue;
-                }
-            }
-            if let Some(err) = own_err {
-                let err = err.processed(written).for_request(e.job.method, url());
-                e.job.answer(Err(err));
-                continue;
-            }
-            if e.job.is_canceled() {
-                continue;
-            }
-            if !written {
-                // Never written: always re-queued, never failed.
-                requeue.push(e.job);
-            } else if e.job.method.is_idempotent() && e.job.attempts < self.cfg.max_retries {
-                e.job.attempts += 1;
-                tracing::debug!(
-                    conn = self.id,
-                    attempt = e.job.attempts,
-                    "dispatch: retrying {} {}",
-                    e.job.method,
-                    e.job.path
-                );
-                requeue.push(e.job);
-            } else {
-                let err = closed_err
-                    .clone()
+            if let (0, Some(sink)) = (i, front_sink.take()) {
+                // Its response head arrived: it cannot be retried.
+                let err = own_err
+                    .unwrap_or_else(|| closed_err.clone())
                     .processed(true)
-                    .for_request(e.job.method, url());
+                    .for_request(e.job.method, self.cfg.url(&e.job.path));
+                match sink {
+                    Sink::Stream(s) => s.fail(err),
+                    Sink::Pending { .. } | Sink::Discard => {
+                        e.job.answer(Err(err));
+                    }
+                }
+            } else if let Some(err) = own_err {
+                let err = err
+                    .processed(self.was_written(&e))
+                    .for_request(e.job.method, self.cfg.url(&e.job.path));
                 e.job.answer(Err(err));
+            } else if !e.job.is_canceled() {
+                let written = self.was_written(&e);
+                self.retry_or_fail(e.job, written, &closed_err, &mut requeue);
             }
         }
         self.rx.close();
@@ -959,12 +968,32 @@ impl Conn {
                 requeue.push(job);
             }
         }
-        self.pool.closed(self.id, requeue);
-        if closed.is_none() && self.write_error.is_none() {
-            // A clean close: say goodbye (TLS close_notify), without waiting long.
-            let _ = tokio::time::timeout(Duration::from_millis(200), self.io.shutdown()).await;
+        requeue
+    }
+
+    /// A request that was on a failed connection: a request never written is re-queued,
+    /// never failed; a written idempotent one is retried a bounded number of times; any
+    /// other fails saying it may have been processed.
+    fn retry_or_fail(&self, mut job: Job, written: bool, closed: &Error, requeue: &mut Vec<Job>) {
+        if !written {
+            requeue.push(job);
+        } else if job.method.is_idempotent() && job.attempts < self.cfg.max_retries {
+            job.attempts += 1;
+            tracing::debug!(
+                conn = self.id,
+                attempt = job.attempts,
+                "dispatch: retrying {} {}",
+                job.method,
+                job.path
+            );
+            requeue.push(job);
+        } else {
+            let err = closed
+                .clone()
+                .processed(true)
+                .for_request(job.method, self.cfg.url(&job.path));
+            job.answer(Err(err));
         }
-        tracing::debug!(conn = self.id, "dispatch: connection closed");
     }
 }
 
