@@ -746,3 +746,37 @@ async fn connect_failure_names_the_request() {
     })
     .await
 }
+
+#[tokio::test]
+async fn request_dropped_while_its_body_is_written_is_finished_and_the_socket_stays_in_sync() {
+    within(async {
+        let (started_tx, mut started_rx) = mpsc::unbounded_channel::<()>();
+        let (go_tx, go_rx) = mpsc::unbounded_channel::<()>();
+        let go_rx = Arc::new(tokio::sync::Mutex::new(Some(go_rx)));
+        let server = Server::start(move |_, mut c| {
+            let (started_tx, go_rx) = (started_tx.clone(), go_rx.clone());
+            async move {
+                // Part of the large body arrived: the write is under way.
+                c.read_some(64 * 1024).await;
+                started_tx.send(()).unwrap();
+                let mut go = go_rx.lock().await.take().unwrap();
+                go.recv().await;
+                let put = c.read_request().await.unwrap();
+                assert_eq!(put.body.len(), 8 * 1024 * 1024, "the body was cut short");
+                c.ok("put done").await;
+                echo_target(c).await;
+            }
+        })
+        .await;
+        let client = one_conn(&server);
+        let big = bytes::Bytes::from(vec![b'p'; 8 * 1024 * 1024]);
+        let put = client.send(Request::put("/big", big));
+        let get = client.send(Request::get("/after"));
+        started_rx.recv().await.unwrap();
+        drop(put);
+        go_tx.send(()).unwrap();
+        assert_eq!(get.await.unwrap().text().await.unwrap(), "/after");
+        assert_eq!(server.connections(), 1);
+    })
+    .await
+}

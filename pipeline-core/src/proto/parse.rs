@@ -99,6 +99,11 @@ impl ResponseHead {
     /// (RFC 9112 section 9.3): HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
     /// `Connection: keep-alive`.
     pub(crate) fn keep_alive(&self) -> bool {
+        // Both Transfer-Encoding and Content-Length: the framing is ambiguous (a smuggling
+        // risk), so the connection must not be reused (RFC 9112 section 6.3, rule 3).
+        if self.headers.contains("transfer-encoding") && self.headers.contains("content-length") {
+            return false;
+        }
         if self.http10 {
             self.headers.has_token("connection", "keep-alive")
         } else {
@@ -310,6 +315,10 @@ mod tests {
         assert!(!head(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").keep_alive());
         assert!(!head(b"HTTP/1.0 200 OK\r\n\r\n").keep_alive());
         assert!(head(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n").keep_alive());
+        assert!(!head(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+        )
+        .keep_alive());
         assert!(head(b"HTTP/1.1 100 Continue\r\n\r\n").is_interim());
         assert!(!head(b"HTTP/1.1 101 Switching\r\n\r\n").is_interim());
     }
