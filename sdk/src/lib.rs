@@ -1,5 +1,6 @@
 //! oVirt Engine REST API v4 SDK.
 #![deny(missing_docs)]
+#![recursion_limit = "512"]
 
 pub mod blocking;
 pub mod connection;
@@ -18,6 +19,13 @@ pub mod types {
 #[allow(clippy::all)]
 mod xml_impls {
     include!(concat!(env!("OUT_DIR"), "/xml.rs"));
+}
+
+/// Services: one type per API service (`SystemService` is the root), with a typed request
+/// builder per method, locators, and navigation by path (generated from `spec/`; runtime in
+/// [`service`]).
+pub mod services {
+    include!(concat!(env!("OUT_DIR"), "/services.rs"));
 }
 
 /// Generated test data (feature `test-data`).

@@ -39,6 +39,30 @@ pub const REQUEST_METHODS: &[&str] = &[
     "set_action",
 ];
 
+/// Names of the methods every service type already has (inherent, or `Clone`/`Debug`); a
+/// model method with one of these names gets a trailing `_` (`vm`/`clone` -> `clone_`).
+pub const SERVICE_METHODS: &[&str] = &[
+    "new",
+    "context",
+    "locate",
+    "service",
+    "service_for_href",
+    "clone",
+    "clone_from",
+    "fmt",
+];
+
+/// Name of the service method of a model method: the SDK name (`add_from_scratch`, R1.8),
+/// escaped, with `_` appended if it clashes with [`SERVICE_METHODS`].
+pub fn method_fn_name(method: &Method) -> String {
+    let s = naming::snake(&method.sdk_name());
+    if SERVICE_METHODS.contains(&s.as_str()) {
+        format!("{s}_")
+    } else {
+        naming::escape(&s)
+    }
+}
+
 /// Name of the service type of model service `name`: `vms` -> `VmsService`.
 pub fn service_type_name(name: &str) -> String {
     naming::type_name(&format!("{name}_service"))
@@ -133,7 +157,7 @@ fn primitive_type(p: Primitive) -> TokenStream {
         Primitive::Integer => quote!(i64),
         Primitive::Decimal => quote!(f64),
         Primitive::String => quote!(::std::string::String),
-        Primitive::Date => quote!(crate::types::DateTime),
+        Primitive::Date => quote!(crate::xml::DateTime),
     }
 }
 
@@ -211,12 +235,13 @@ fn verb_ident(verb: Verb) -> Ident {
 }
 
 /// Output type, body of `MethodWire::read`, and a description for docs, for `m` (R1.6).
-fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String) {
+fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String, TokenStream) {
     let unit = || {
         (
             quote!(()),
             quote!(::std::result::Result::Ok(())),
             "nothing (`()`)".to_string(),
+            quote!(),
         )
     };
     if m.kind == MethodKind::Remove {
@@ -227,34 +252,46 @@ fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String) {
         Some((p, ParamOut::Body)) => {
             let ty = rust_type(&p.ty);
             let (root, item) = document_tags(model, &p.ty);
-            let read = if p.ty.list {
-                quote!(crate::service::read_list_body(body, #root, #item))
+            let (read, consts) = if p.ty.list {
+                (
+                    quote!(crate::service::read_list_body::<Self, _>(body, #root)),
+                    quote!(const ITEM_TAG: &'static str = #item;),
+                )
             } else {
-                quote!(crate::service::read_body(body, #root))
+                (quote!(crate::service::read_body(body, #root)), quote!())
             };
             let doc = format!(
                 "`{}` (parameter `{}`, document `<{root}>`)",
                 type_doc(&p.ty),
                 p.name
             );
-            (ty, read, doc)
+            (ty, read, doc, consts)
         }
         Some((p, ParamOut::Action)) => {
             let ty = rust_type(&p.ty);
             let action = action_tag(model);
             let tag = &p.tag;
-            let read = if p.ty.list {
+            let (read, consts) = if p.ty.list {
                 let item = item_tag(model, p);
-                quote!(crate::service::read_action_list(body, #action, #tag, #item))
+                (
+                    quote!(crate::service::read_action_list::<Self, _>(body, #action)),
+                    quote! {
+                        const OUTPUT_TAG: &'static str = #tag;
+                        const ITEM_TAG: &'static str = #item;
+                    },
+                )
             } else {
-                quote!(crate::service::read_action_value(body, #action, #tag))
+                (
+                    quote!(crate::service::read_action_value::<Self, _>(body, #action)),
+                    quote!(const OUTPUT_TAG: &'static str = #tag;),
+                )
             };
             let doc = format!(
                 "`{}` (parameter `{}`, element `<{tag}>` of the returned `<{action}>`)",
                 type_doc(&p.ty),
                 p.name
             );
-            (ty, read, doc)
+            (ty, read, doc, consts)
         }
         // An action without output parameter returns the whole `<action>` document.
         None if m.kind == MethodKind::Action => {
@@ -270,6 +307,7 @@ fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String) {
                         quote!(crate::types::#id),
                         quote!(crate::service::read_body(body, #tag)),
                         format!("the returned `<{tag}>` document (status, job, ...)"),
+                        quote!(),
                     )
                 }
                 None => unit(),
@@ -450,8 +488,8 @@ fn method_doc(model: &Model, service: &Service, m: &Method, out_ty: &str) -> Str
 
 fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, TokenStream) {
     let marker = ident(&marker_type_name(&service.name, m));
-    let fn_name = ident(&naming::method_name(&m.sdk_name()));
-    let (out_ty, read, out_doc) = output(model, m);
+    let fn_name = ident(&method_fn_name(m));
+    let (out_ty, read, out_doc, consts) = output(model, m);
     let body_arg = if out_ty.to_string() == "()" {
         ident("_body")
     } else {
@@ -494,6 +532,7 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
             const VERB: crate::service::Verb = crate::service::Verb::#verb;
             const SEGMENT: ::std::option::Option<&'static str> = #segment;
             const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::#kind;
+            #consts
             fn read(#body_arg: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
                 #read
             }
@@ -798,6 +837,7 @@ mod tests {
             "pub fn update_iscsi(",
             "pub fn r#move(&self)",
             "pub fn timeout_(self, value: i64) -> Self",
+            "pub fn clone_(&self) -> crate::service::Request<VmClone>",
         ] {
             assert!(text.contains(needle), "missing {needle:?}");
         }

@@ -1,6 +1,8 @@
 //! URL encoding: query values (WIRE R1.3) and path segments (WIRE R2.1), and rendering of
 //! typed parameter values as query text.
 
+use crate::xml::Scalar;
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 fn is_unreserved(b: u8) -> bool {
@@ -69,40 +71,17 @@ pub(crate) fn render_target(base_path: &str, path: &str, query: &[(String, Strin
 }
 
 /// A value that can be a query parameter (WIRE R1.3): booleans as `true`/`false`, integers in
-/// decimal, strings as given, enums as their model name.
+/// decimal, strings as given, enums as their model name; the same text as in XML (R3.7-R3.9).
 pub trait QueryValue {
     /// The text of the value, before form-encoding.
     fn to_query(&self) -> String;
 }
 
-impl QueryValue for bool {
+impl<T: Scalar> QueryValue for T {
     fn to_query(&self) -> String {
-        if *self { "true" } else { "false" }.to_owned()
-    }
-}
-
-impl QueryValue for i64 {
-    fn to_query(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl QueryValue for f64 {
-    fn to_query(&self) -> String {
-        // `Display` for f64 never uses an exponent (WIRE R3.7).
-        self.to_string()
-    }
-}
-
-impl QueryValue for String {
-    fn to_query(&self) -> String {
-        self.clone()
-    }
-}
-
-impl QueryValue for str {
-    fn to_query(&self) -> String {
-        self.to_owned()
+        let mut out = String::new();
+        self.write_xml(&mut out);
+        out
     }
 }
 
@@ -158,5 +137,6 @@ mod tests {
         assert_eq!((-5i64).to_query(), "-5");
         assert_eq!(0.5f64.to_query(), "0.5");
         assert_eq!(1e21f64.to_query(), "1000000000000000000000");
+        assert_eq!("a b".to_owned().to_query(), "a b");
     }
 }

@@ -22,6 +22,7 @@
 //! Every 2xx status is success (R1.11 [rec]); an action response carrying a `<fault>` is an
 //! error whatever its status (R4.3).
 
+mod codec;
 mod encode;
 mod response;
 mod transport;
@@ -35,6 +36,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use codec::{
+    read_action_list, read_action_value, read_body, read_list_body, text_element,
+    text_list_element, write_body, write_element, write_list_body, write_list_element,
+};
 pub use encode::{encode_segment, form_encode, QueryValue};
 pub use response::{parse_fault, ResponseKind};
 pub use transport::{BoxFuture, Call, PlainTransport, RawResponse, Transport, Verb};
@@ -127,6 +132,12 @@ pub trait MethodWire: Sized + 'static {
     const SEGMENT: Option<&'static str>;
     /// How the response is checked before [`MethodWire::read`] (R1.6, R1.11, R4.3).
     const RESPONSE: ResponseKind;
+    /// Element of the output inside a returned `<action>` (R1.6), when the action has an
+    /// output parameter.
+    const OUTPUT_TAG: &'static str = "";
+    /// Item element of a list output (the list document's items, or the items of the action's
+    /// output element).
+    const ITEM_TAG: &'static str = "";
     /// Reads the output from a successful response's body.
     fn read(body: &[u8]) -> Result<Self::Output, Error>;
 }
