@@ -268,7 +268,7 @@ async fn stalled_server_hits_the_request_timeout() {
         })
         .await;
         let client = Client::builder(&server.url())
-            .request_timeout(Some(Duration::from_millis(200)))
+            .request_timeout(Some(Duration::from_millis(1000)))
             .build()
             .unwrap();
         let err = client.send(Request::get("/stall")).await.unwrap_err();
@@ -289,7 +289,7 @@ async fn stall_in_the_middle_of_a_body_hits_the_request_timeout() {
         })
         .await;
         let client = Client::builder(&server.url())
-            .request_timeout(Some(Duration::from_millis(200)))
+            .request_timeout(Some(Duration::from_millis(1000)))
             .build()
             .unwrap();
         let resp = client.send(Request::get("/stall")).await.unwrap();
@@ -319,7 +319,7 @@ async fn timeout_of_a_pipelined_request_closes_the_socket_and_retries_the_others
         })
         .await;
         let client = one_conn(&server);
-        let a = client.send(Request::get("/a").timeout(Some(Duration::from_millis(200))));
+        let a = client.send(Request::get("/a").timeout(Some(Duration::from_millis(1000))));
         let b = client.send(Request::get("/b").timeout(None));
         let err = a.await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout);
