@@ -27,6 +27,8 @@ use crate::{Body, Error, ErrorKind, Response};
 /// Bodies up to this size are copied next to their head; larger ones are written from
 /// their own buffer.
 const COPY_BODY_LIMIT: usize = 4096;
+/// How many fresh connections may die under a request not yet written before it fails.
+const MAX_BOUNCES: u32 = 8;
 /// Loop passes before the task yields to the runtime.
 const PASSES_PER_POLL: usize = 32;
 
@@ -224,6 +226,8 @@ struct Conn {
     timer_at: Option<Instant>,
     /// When the connection last became idle (nothing in flight).
     idle_since: Option<Instant>,
+    /// A response arrived on this connection.
+    proven: bool,
     progress: Progress,
     absolute_prefix: Option<String>,
     proxy_authorization: Option<String>,
@@ -270,6 +274,7 @@ impl Conn {
             timer: Box::pin(tokio::time::sleep_until(Instant::now())),
             timer_at: None,
             idle_since: None,
+            proven: false,
             progress: Progress::default(),
             absolute_prefix,
             proxy_authorization,
@@ -638,6 +643,7 @@ impl Conn {
             self.progress.exclusive_cleared = true;
         }
         self.progress.proven = true;
+        self.proven = true;
         let keep_alive = head.keep_alive() && framing != Framing::Eof;
         if !keep_alive && !self.no_more_writes {
             tracing::trace!(
@@ -965,7 +971,7 @@ impl Conn {
         self.rx.close();
         while let Ok(job) = self.rx.try_recv() {
             if !job.is_canceled() {
-                requeue.push(job);
+                self.retry_or_fail(job, false, &closed_err, &mut requeue);
             }
         }
         requeue
@@ -975,7 +981,23 @@ impl Conn {
     /// never failed; a written idempotent one is retried a bounded number of times; any
     /// other fails saying it may have been processed.
     fn retry_or_fail(&self, mut job: Job, written: bool, closed: &Error, requeue: &mut Vec<Job>) {
-        if !written {
+        if !written && !self.proven {
+            job.bounces += 1;
+            if job.bounces > MAX_BOUNCES {
+                let err = Error::new(
+                    ErrorKind::Closed,
+                    format!(
+                        "{MAX_BOUNCES} new connections closed before the request could be written"
+                    ),
+                )
+                .with_shared_source(closed.source_arc())
+                .processed(false)
+                .for_request(job.method, self.cfg.url(&job.path));
+                job.answer(Err(err));
+            } else {
+                requeue.push(job);
+            }
+        } else if !written {
             requeue.push(job);
         } else if job.method.is_idempotent() && job.attempts < self.cfg.max_retries {
             job.attempts += 1;

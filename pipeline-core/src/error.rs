@@ -86,6 +86,10 @@ impl Error {
         self
     }
 
+    pub(crate) fn source_arc(&self) -> Option<Source> {
+        self.inner.source.clone()
+    }
+
     pub(crate) fn processed(mut self, may_have_been_processed: bool) -> Self {
         self.inner.may_have_been_processed = may_have_been_processed;
         self

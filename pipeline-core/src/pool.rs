@@ -25,6 +25,10 @@ pub(crate) struct Job {
     pub(crate) tx: Option<oneshot::Sender<Result<Response, Error>>>,
     /// How many times it was written on a connection that then failed.
     pub(crate) attempts: u32,
+    /// How many connections died under it, before any response, while it was not yet
+    /// written (bounded so that a server closing every new connection cannot loop it
+    /// forever).
+    pub(crate) bounces: u32,
     /// Nothing else may be written on its connection until its final status arrives
     /// (non-idempotent requests, and a retried request on a connection not yet proven).
     pub(crate) exclusive: bool,
@@ -163,6 +167,7 @@ impl Pool {
             deadline,
             tx: Some(tx),
             attempts: 0,
+            bounces: 0,
             exclusive: false,
             _permit: permit,
         };

@@ -780,3 +780,22 @@ async fn request_dropped_while_its_body_is_written_is_finished_and_the_socket_st
     })
     .await
 }
+
+#[tokio::test]
+async fn server_closing_every_connection_at_once_fails_the_request_instead_of_looping() {
+    within(async {
+        let server = Server::start(|_, c| async move {
+            c.reset();
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .request_timeout(None)
+            .build()
+            .unwrap();
+        let err = client.send(Request::get("/a")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        assert!(server.connections() > 1);
+    })
+    .await
+}
