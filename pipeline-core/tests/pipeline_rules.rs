@@ -799,3 +799,30 @@ async fn server_closing_every_connection_at_once_fails_the_request_instead_of_lo
     })
     .await
 }
+
+#[tokio::test]
+async fn idle_close_by_the_server_is_handled() {
+    within(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let server = Server::start(move |i, mut c| {
+            let tx = tx.clone();
+            async move {
+                if i == 0 {
+                    let req = c.read_request().await.unwrap();
+                    c.ok(&req.target).await;
+                    drop(c); // idle close, without `Connection: close`
+                    tx.send("closed").unwrap();
+                    return;
+                }
+                echo_target(c).await;
+            }
+        })
+        .await;
+        let client = one_conn(&server);
+        assert_eq!(body_of(&client, "/a").await, "/a");
+        assert_eq!(rx.recv().await, Some("closed"));
+        assert_eq!(body_of(&client, "/b").await, "/b");
+        assert_eq!(server.connections(), 2);
+    })
+    .await
+}
