@@ -236,6 +236,11 @@ impl Connection {
         self.transport.clone()
     }
 
+    /// The root service (`system`); wait for its calls with [`Wait::wait`].
+    pub fn system_service(&self) -> crate::services::SystemService {
+        crate::services::SystemService::new(self.root_context())
+    }
+
     /// The context of the root service, for building services by hand.
     pub fn root_context(&self) -> ServiceContext {
         ServiceContext::root(self.transport())

@@ -566,6 +566,11 @@ impl Connection {
         &self.inner.url
     }
 
+    /// The root service (`system`, WIRE R2.1): every other service is reached from it.
+    pub fn system_service(&self) -> crate::services::SystemService {
+        crate::services::SystemService::new(crate::service::ServiceContext::root(self.transport()))
+    }
+
     /// The transport services send through (this connection).
     pub fn transport(&self) -> Arc<dyn Transport> {
         Arc::new(self.clone())
@@ -629,6 +634,33 @@ impl Connection {
     }
 }
 
+/// The task of one request; aborted when dropped (which cancels the request).
+struct Exchange(tokio::task::JoinHandle<Result<RawResponse, Error>>);
+
+impl std::future::Future for Exchange {
+    type Output = Result<RawResponse, Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| {
+                Err(Error::with_message(
+                    ErrorKind::Connection,
+                    format!("the request task ended unexpectedly: {e}"),
+                ))
+            })
+        })
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Reads a response into a [`RawResponse`].
 async fn read_raw(pending: pipeline_core::ResponseFuture) -> Result<RawResponse, Error> {
     let response = pending.await?;
@@ -675,17 +707,22 @@ impl Inner {
         }
         let req = self.request(call);
         let this = self.clone();
-        match self.current(None) {
+        // The exchange runs as a task of its own, so the request keeps moving (through
+        // login, back-pressure of the HTTP client, re-login) even while the caller awaits
+        // other answers first; dropping the returned future aborts it.
+        let task = match self.current(None) {
             Some((token, generation)) => {
+                // A token is at hand: the request is queued before `send` returns.
                 let pending = self.client.send(with_token(req.clone(), &token));
-                Box::pin(this.finish(req, pending, generation, line))
+                tokio::spawn(this.finish(req, pending, generation, line))
             }
-            None => Box::pin(async move {
+            None => tokio::spawn(async move {
                 let (token, generation) = this.token(None).await?;
                 let pending = this.client.send(with_token(req.clone(), &token));
                 this.finish(req, pending, generation, line).await
             }),
-        }
+        };
+        Box::pin(Exchange(task))
     }
 
     fn check_open(&self) -> Result<(), Error> {

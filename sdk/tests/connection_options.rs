@@ -503,3 +503,31 @@ async fn sso_on_another_origin_gets_its_own_client() {
         .collect();
     assert_eq!(api_paths, vec!["/ovirt-engine/api/vms".to_string()]);
 }
+
+#[tokio::test]
+async fn requests_beyond_the_pipeline_capacity_move_without_being_awaited() {
+    // Transport contract: a sent call is on its way even if the caller awaits other
+    // answers first. 1 connection x depth 2 holds 2 requests; 10 are sent.
+    let e = engine(10).await;
+    let conn = options(&e).connections(1).pipeline(2).build().unwrap();
+    conn.authenticate().await.unwrap();
+    let vms = e.inventory().vms;
+    let mut pending: Vec<_> = vms
+        .iter()
+        .map(|vm| get(&conn, &format!("vms/{}", vm.id)))
+        .collect();
+    let last = pending.pop().unwrap().await.unwrap();
+    assert_eq!(
+        ids_of(&String::from_utf8_lossy(&last.body), "vm"),
+        vec![vms[9].id.clone()]
+    );
+    // One connection answers in order: every earlier request has reached the engine.
+    assert_eq!(e.api_requests().len(), 10);
+    for (vm, p) in vms.iter().zip(pending) {
+        let raw = p.await.unwrap();
+        assert_eq!(
+            ids_of(&String::from_utf8_lossy(&raw.body), "vm"),
+            vec![vm.id.clone()]
+        );
+    }
+}
