@@ -45,7 +45,34 @@ fn line_of(src: &str, pos: usize) -> usize {
         + 1
 }
 
-fn element_of(src: &str, e: &BytesStart<'_>, pos: usize) -> Result<Element, (usize, String)> {
+/// Line numbers for increasing positions, counted incrementally.
+struct Lines<'s> {
+    src: &'s str,
+    pos: usize,
+    line: usize,
+}
+
+impl Lines<'_> {
+    fn at(&mut self, pos: usize) -> usize {
+        let pos = pos.min(self.src.len());
+        if pos < self.pos {
+            return line_of(self.src, pos);
+        }
+        self.line += self.src.as_bytes()[self.pos..pos]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.pos = pos;
+        self.line
+    }
+}
+
+fn element_of(
+    src: &str,
+    e: &BytesStart<'_>,
+    pos: usize,
+    line: usize,
+) -> Result<Element, (usize, String)> {
     let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
     let mut attrs = Vec::new();
     for a in e.attributes() {
@@ -65,7 +92,7 @@ fn element_of(src: &str, e: &BytesStart<'_>, pos: usize) -> Result<Element, (usi
         attrs,
         children: Vec::new(),
         text: String::new(),
-        line: line_of(src, pos),
+        line,
     })
 }
 
@@ -74,6 +101,11 @@ pub fn parse(src: &str) -> Result<Element, (usize, String)> {
     let mut reader = Reader::from_str(src);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut lines = Lines {
+        src,
+        pos: 0,
+        line: 1,
+    };
     loop {
         let pos = reader.buffer_position() as usize;
         let ev = reader.read_event().map_err(|e| {
@@ -84,11 +116,11 @@ pub fn parse(src: &str) -> Result<Element, (usize, String)> {
         })?;
         match ev {
             Event::Start(e) => {
-                let el = element_of(src, &e, pos)?;
+                let el = element_of(src, &e, pos, lines.at(pos))?;
                 stack.push(el);
             }
             Event::Empty(e) => {
-                let el = element_of(src, &e, pos)?;
+                let el = element_of(src, &e, pos, lines.at(pos))?;
                 match stack.last_mut() {
                     Some(p) => p.children.push(el),
                     None if root.is_none() => root = Some(el),

@@ -129,6 +129,7 @@ fn fail(file: &Path, path: &[&Element], message: impl Into<String>) -> SpecError
         line: path.last().map_or(0, |e| e.line),
         element: path
             .iter()
+            .filter(|e| e.name != API_ROOT || path.len() == 1)
             .map(|e| e.describe())
             .collect::<Vec<_>>()
             .join(" "),

@@ -69,6 +69,7 @@ pub fn type_ref(ty: &TypeRef) -> TokenStream {
 }
 
 fn doc(text: String) -> TokenStream {
+    let text = format!(" {text}");
     quote!(#[doc = #text])
 }
 
