@@ -1,6 +1,5 @@
 //! oVirt Engine REST API v4 SDK.
 #![deny(missing_docs)]
-#![recursion_limit = "512"]
 
 pub mod blocking;
 pub mod connection;

@@ -123,7 +123,7 @@ impl ServiceContext {
 /// only follows them.
 pub trait MethodWire: Sized + 'static {
     /// What the call returns.
-    type Output: Send + 'static;
+    type Output: 'static;
     /// `service/method` in model names, for messages.
     const NAME: &'static str;
     /// HTTP verb.
@@ -291,19 +291,18 @@ impl<M: MethodWire> Request<M> {
     pub fn send(self) -> ResponseFuture<M::Output> {
         let (call, transport) = match self.into_call() {
             Ok(x) => x,
-            Err(e) => return ResponseFuture::ready(Err(e)),
+            Err(e) => return ResponseFuture::failed(e),
         };
         let url = call.target(transport.base_path());
         let verb = call.verb;
-        let pending = transport.send(call);
+        let raw = transport.send(call);
         ResponseFuture {
-            inner: Box::pin(async move {
-                let result = match pending.await {
-                    Ok(raw) => response::check::<M>(raw),
-                    Err(e) => Err(e),
-                };
-                result.map_err(|e| e.for_request(verb.as_str(), &url))
-            }),
+            state: State::Pending {
+                raw,
+                check: response::check::<M>,
+                verb,
+                url,
+            },
         }
     }
 }
@@ -330,23 +329,44 @@ fn action_envelope(children: &[(&'static str, String)]) -> Bytes {
     Bytes::from(out)
 }
 
-/// The result of a sent call: a `Send + 'static` future of `Result<T, Error>`.
+/// The result of a sent call: a `Send + Unpin + 'static` future of `Result<T, Error>`.
+///
+/// It holds the transport's future of the raw response and the function that checks and
+/// reads it, never a `T`, so it is `Send` whatever `T` is (proving `Send` for the deeply
+/// nested API types is left to where a value is actually held).
 #[must_use = "futures do nothing unless awaited; the request is already sent"]
 pub struct ResponseFuture<T> {
-    inner: BoxFuture<Result<T, Error>>,
+    state: State<T>,
 }
 
-impl<T: Send + 'static> ResponseFuture<T> {
-    fn ready(result: Result<T, Error>) -> Self {
+enum State<T> {
+    Pending {
+        raw: BoxFuture<Result<RawResponse, Error>>,
+        check: fn(RawResponse) -> Result<T, Error>,
+        verb: Verb,
+        url: String,
+    },
+    Failed(Option<Error>),
+}
+
+impl<T> ResponseFuture<T> {
+    fn failed(error: Error) -> Self {
         ResponseFuture {
-            inner: Box::pin(std::future::ready(result)),
+            state: State::Failed(Some(error)),
         }
     }
 }
 
 impl<T> std::fmt::Debug for ResponseFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ResponseFuture")
+        match &self.state {
+            State::Pending { verb, url, .. } => f
+                .debug_struct("ResponseFuture")
+                .field("verb", verb)
+                .field("url", url)
+                .finish_non_exhaustive(),
+            State::Failed(e) => f.debug_tuple("ResponseFuture").field(e).finish(),
+        }
     }
 }
 
@@ -354,7 +374,28 @@ impl<T> Future for ResponseFuture<T> {
     type Output = Result<T, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        match &mut self.state {
+            State::Pending {
+                raw,
+                check,
+                verb,
+                url,
+            } => {
+                let result = match raw.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(r) => r.and_then(*check),
+                };
+                let result = result.map_err(|e| e.for_request(verb.as_str(), url));
+                self.state = State::Failed(None);
+                Poll::Ready(result)
+            }
+            State::Failed(e) => Poll::Ready(Err(e.take().unwrap_or_else(|| {
+                Error::with_message(
+                    ErrorKind::InvalidRequest,
+                    "response future polled after completion",
+                )
+            }))),
+        }
     }
 }
 
