@@ -99,6 +99,7 @@ struct Inner {
     body_excerpt: Option<String>,
     message: Option<String>,
     may_have_been_processed: bool,
+    from_transport: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -119,6 +120,7 @@ impl Error {
                 body_excerpt: None,
                 message: None,
                 may_have_been_processed: false,
+                from_transport: false,
                 source: None,
             }),
         }
@@ -260,6 +262,7 @@ impl From<pipeline_core::Error> for Error {
         if let (Some(m), Some(u)) = (e.method(), e.url()) {
             err = err.for_request(m.as_str(), u);
         }
+        err.inner.from_transport = true;
         err.source(e)
     }
 }
@@ -276,6 +279,13 @@ fn excerpt(body: &[u8]) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
+        if i.from_transport {
+            // pipeline-core's message already names the method and URL and says whether the
+            // request may have been processed.
+            if let Some(src) = &i.source {
+                return write!(f, "{}: {src}", i.kind.describe());
+            }
+        }
         if let (Some(m), Some(u)) = (&i.method, &i.url) {
             write!(f, "{m} {u}: ")?;
         }
@@ -334,5 +344,60 @@ impl std::error::Error for Error {
             .source
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_names_method_url_status_and_fault() {
+        let e = Error::from_status(409)
+            .fault(Fault {
+                reason: Some("Operation Failed".into()),
+                detail: Some("[Name in use]".into()),
+            })
+            .for_request("POST", "/ovirt-engine/api/vms");
+        assert_eq!(
+            e.to_string(),
+            "POST /ovirt-engine/api/vms: conflict (HTTP 409): Operation Failed: [Name in use]"
+        );
+        assert!(e.is_conflict());
+        assert!(e.may_have_been_processed());
+    }
+
+    #[test]
+    fn unexpected_response_shows_content_type_and_excerpt() {
+        let body = vec![b'x'; 500];
+        let e = Error::new(ErrorKind::UnexpectedResponse)
+            .status(502)
+            .response_body(Some("text/html"), &body)
+            .for_request("GET", "/api/vms");
+        assert_eq!(e.body_excerpt().unwrap().len(), EXCERPT_LIMIT + 3);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("GET /api/vms: unexpected response (HTTP 502)"),
+            "{text}"
+        );
+        assert!(text.contains("content type text/html"), "{text}");
+    }
+
+    #[test]
+    fn the_first_request_context_is_kept() {
+        let e = Error::new(ErrorKind::Timeout)
+            .for_request("GET", "/a")
+            .for_request("PUT", "/b");
+        assert_eq!((e.method(), e.url()), (Some("GET"), Some("/a")));
+        assert_eq!(
+            e.to_string(),
+            "GET /a: timed out; the request was not processed"
+        );
+    }
+
+    #[test]
+    fn excerpt_of_invalid_utf8_is_lossy_not_a_panic() {
+        let e = Error::new(ErrorKind::UnexpectedResponse).response_body(None, &[0xff, 0xfe, b'a']);
+        assert_eq!(e.body_excerpt(), Some("\u{FFFD}\u{FFFD}a"));
     }
 }

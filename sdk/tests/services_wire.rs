@@ -780,3 +780,23 @@ async fn response_futures_can_be_spawned() {
     let vms = task.await.unwrap().unwrap();
     assert_eq!(vms[0].id.as_deref(), Some("1"));
 }
+
+#[tokio::test]
+async fn refused_connection_is_a_connection_error_that_was_not_processed() {
+    // pipeline_core errors map into the SDK error kinds.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let client = pipeline_core::Client::builder(&format!("http://{addr}"))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let system = SystemService::new(ServiceContext::root(Arc::new(PlainTransport::new(
+        client, BASE,
+    ))));
+    let err = system.vms_service().list().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Connection), "{err:?}");
+    assert!(!err.may_have_been_processed(), "{err:?}");
+    assert!(err.to_string().contains("/ovirt-engine/api/vms"), "{err}");
+    assert!(std::error::Error::source(&err).is_some());
+}
