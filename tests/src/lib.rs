@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+pub mod faults;
 pub mod latency;
 pub mod load;
 pub mod server;
