@@ -800,3 +800,60 @@ async fn refused_connection_is_a_connection_error_that_was_not_processed() {
     assert!(err.to_string().contains("/ovirt-engine/api/vms"), "{err}");
     assert!(std::error::Error::source(&err).is_some());
 }
+
+#[tokio::test]
+async fn missing_mandatory_parameter_or_body_is_refused_before_sending() {
+    let server = answering(200, "<action/>").await;
+    let host = server.system().hosts_service().host_service("7");
+    // The model marks `host`/`fence` `fence_type` mandatory.
+    let err = host.fence().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::InvalidRequest), "{err:?}");
+    assert!(err.to_string().contains("fence_type"), "{err}");
+    // An add needs its main parameter (R1.4).
+    let err = server.system().vms_service().add().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::InvalidRequest), "{err:?}");
+    assert!(err.to_string().contains("vms.add"), "{err}");
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn action_struct_output_is_read_from_the_action() {
+    // R1.6: `host`/`fence` returns `<power_management>` of the `<action>`.
+    let server = answering(
+        200,
+        "<action><power_management><status>on</status></power_management><status>complete</status></action>",
+    )
+    .await;
+    let pm = server
+        .system()
+        .hosts_service()
+        .host_service("7")
+        .fence()
+        .fence_type("status")
+        .await
+        .unwrap();
+    assert_eq!(pm.status, Some(types::PowerManagementStatus::On));
+    let seen = server.only();
+    assert_eq!(seen.target, "/ovirt-engine/api/hosts/7/fence");
+    assert_eq!(
+        seen.body,
+        "<action><fence_type>status</fence_type></action>"
+    );
+}
+
+#[tokio::test]
+async fn action_without_its_output_element_is_an_unexpected_response() {
+    let server = answering(200, "<action><status>complete</status></action>").await;
+    let err = server
+        .system()
+        .storage_domains_service()
+        .storage_domain_service("9")
+        .is_attached()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::UnexpectedResponse),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("<is_attached>"), "{err}");
+}

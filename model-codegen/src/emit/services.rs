@@ -508,6 +508,17 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
         Some(s) => quote!(::std::option::Option::Some(#s)),
         None => quote!(::std::option::Option::None),
     };
+    let mandatory: Vec<&str> = m
+        .parameters
+        .iter()
+        .filter(|p| p.mandatory && matches!(p.input, Some(ParamIn::Query | ParamIn::Action)))
+        .map(|p| p.tag.as_str())
+        .collect();
+    let mandatory = if mandatory.is_empty() {
+        quote!()
+    } else {
+        quote!(const MANDATORY: &'static [&'static str] = &[#(#mandatory),*];)
+    };
     let setters: Vec<TokenStream> = m
         .parameters
         .iter()
@@ -533,6 +544,7 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
             const SEGMENT: ::std::option::Option<&'static str> = #segment;
             const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::#kind;
             #consts
+            #mandatory
             fn read(#body_arg: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
                 #read
             }

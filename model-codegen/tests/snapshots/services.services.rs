@@ -387,6 +387,7 @@ impl crate::service::MethodWire for VmImport {
         "import",
     );
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Action;
+    const MANDATORY: &'static [&'static str] = &["timeout"];
     fn read(body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
         crate::service::read_body(body, "action")
     }

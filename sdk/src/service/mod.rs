@@ -138,6 +138,9 @@ pub trait MethodWire: Sized + 'static {
     /// Item element of a list output (the list document's items, or the items of the action's
     /// output element).
     const ITEM_TAG: &'static str = "";
+    /// Names (query names or action element tags) of the parameters the model marks
+    /// mandatory; a call without one of them is not sent ([`ErrorKind::InvalidRequest`]).
+    const MANDATORY: &'static [&'static str] = &[];
     /// Reads the output from a successful response's body.
     fn read(body: &[u8]) -> Result<Self::Output, Error>;
 }
@@ -251,6 +254,14 @@ impl<M: MethodWire> Request<M> {
                 path.push('/');
             }
             path.push_str(segment);
+        }
+        if let Some(missing) = M::MANDATORY.iter().find(|name| {
+            !query.iter().any(|(n, _)| n == *name) && !action.iter().any(|(n, _)| n == *name)
+        }) {
+            return Err(Error::with_message(
+                ErrorKind::InvalidRequest,
+                format!("{}: mandatory parameter `{missing}` is not set", M::NAME),
+            ));
         }
         // R1.9: caller's extra query first, model parameters override the same name.
         let mut pairs: Vec<(String, String)> = options

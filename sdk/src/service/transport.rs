@@ -25,6 +25,8 @@ pub enum Verb {
     Put,
     /// `DELETE`: remove.
     Delete,
+    /// `PATCH` (not used by the oVirt model; a spec may name it).
+    Patch,
 }
 
 impl Verb {
@@ -35,12 +37,13 @@ impl Verb {
             Verb::Post => "POST",
             Verb::Put => "PUT",
             Verb::Delete => "DELETE",
+            Verb::Patch => "PATCH",
         }
     }
 
     /// True for `GET`, `PUT` and `DELETE`: repeating the request has the same effect.
     pub fn is_idempotent(self) -> bool {
-        !matches!(self, Verb::Post)
+        !matches!(self, Verb::Post | Verb::Patch)
     }
 
     fn to_core(self) -> pipeline_core::Method {
@@ -49,6 +52,7 @@ impl Verb {
             Verb::Post => pipeline_core::Method::Post,
             Verb::Put => pipeline_core::Method::Put,
             Verb::Delete => pipeline_core::Method::Delete,
+            Verb::Patch => pipeline_core::Method::Patch,
         }
     }
 }
