@@ -857,3 +857,37 @@ async fn action_without_its_output_element_is_an_unexpected_response() {
     );
     assert!(err.to_string().contains("<is_attached>"), "{err}");
 }
+
+#[tokio::test]
+async fn list_links_and_references_can_be_followed() {
+    // R3.6: a list link comes as `<link rel href>`; R2.2: following strips the base path.
+    let server = Server::start(|s| match s.target.as_str() {
+        "/ovirt-engine/api/vms/1" => xml(
+            200,
+            r#"<vm id="1"><cluster id="5" href="/ovirt-engine/api/clusters/5"/><link rel="nics" href="/ovirt-engine/api/vms/1/nics"/></vm>"#,
+        ),
+        "/ovirt-engine/api/vms/1/nics?follow=statistics" => {
+            xml(200, r#"<nics><nic id="7"><name>eth0</name></nic></nics>"#)
+        }
+        "/ovirt-engine/api/clusters/5" => xml(200, r#"<cluster id="5"><name>Default</name></cluster>"#),
+        _ => Some((404, "text/plain", String::new())),
+    })
+    .await;
+    let system = server.system();
+    let vm = system.vms_service().vm_service("1").get().await.unwrap();
+    let nics = system
+        .follow_list(vm.nics.as_ref().unwrap())
+        .query("follow", "statistics")
+        .await
+        .unwrap();
+    assert_eq!(nics[0].name.as_deref(), Some("eth0"));
+    let href = vm.cluster.as_ref().unwrap().href.clone().unwrap();
+    let cluster: types::Cluster = system.follow_object(&href).await.unwrap();
+    assert_eq!(cluster.name.as_deref(), Some("Default"));
+    let err = system
+        .follow_object::<types::Cluster>("/elsewhere/clusters/5")
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::InvalidPath), "{err:?}");
+    assert_eq!(server.seen().len(), 3);
+}

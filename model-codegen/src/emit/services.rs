@@ -47,6 +47,8 @@ pub const SERVICE_METHODS: &[&str] = &[
     "locate",
     "service",
     "service_for_href",
+    "follow_list",
+    "follow_object",
     "clone",
     "clone_from",
     "fmt",
@@ -682,6 +684,23 @@ fn emit_service(model: &Model, s: &Service, paths: &BTreeMap<String, String>) ->
             pub fn service(&self, path: &str) -> ::std::result::Result<AnyService, crate::Error> {
                 self.clone().locate(path.trim_matches('/'), path)
             }
+            /// Reads the list a list link of a returned object points at (`vm.nics` announced
+            /// as `<link rel="nics" href=".."/>`, WIRE R3.6, R2.2). A list without an `href`
+            /// fails when sent, with an [`ErrorKind::InvalidPath`](crate::error::ErrorKind::InvalidPath) error.
+            pub fn follow_list<T: crate::xml::FromXml + crate::xml::XmlType + 'static>(
+                &self,
+                list: &crate::xml::List<T>,
+            ) -> crate::service::Request<crate::service::FollowList<T>> {
+                self.0.follow_list(list.href.as_deref().unwrap_or(""))
+            }
+            /// Reads the object an `href` names (e.g. the `href` of a reference such as
+            /// `vm.cluster`), as a `T` (WIRE R2.2).
+            pub fn follow_object<T: crate::xml::FromXml + crate::xml::XmlType + 'static>(
+                &self,
+                href: &str,
+            ) -> crate::service::Request<crate::service::FollowObject<T>> {
+                self.0.follow_object(href)
+            }
             /// The service an `href` of a returned object names (WIRE R2.2): the API base path
             /// is removed, then the rest is navigated as by [`Self::service`].
             pub fn service_for_href(&self, href: &str) -> ::std::result::Result<AnyService, crate::Error> {
@@ -795,8 +814,16 @@ mod tests {
                                 d.setters += fns.count();
                             } else if last.ident.to_string().ends_with("Service") {
                                 for f in fns {
-                                    if ["new", "context", "locate", "service", "service_for_href"]
-                                        .contains(&f.as_str())
+                                    if [
+                                        "new",
+                                        "context",
+                                        "locate",
+                                        "service",
+                                        "service_for_href",
+                                        "follow_list",
+                                        "follow_object",
+                                    ]
+                                    .contains(&f.as_str())
                                     {
                                         continue;
                                     }

@@ -34,6 +34,23 @@ Output: `vm` (parameter `vm`, document `<vm>`).*/
     ) -> ::std::result::Result<AnyService, crate::Error> {
         self.clone().locate(path.trim_matches('/'), path)
     }
+    /// Reads the list a list link of a returned object points at (`vm.nics` announced
+    /// as `<link rel="nics" href=".."/>`, WIRE R3.6, R2.2). A list without an `href`
+    /// fails when sent, with an [`ErrorKind::InvalidPath`](crate::error::ErrorKind::InvalidPath) error.
+    pub fn follow_list<T: crate::xml::FromXml + crate::xml::XmlType + 'static>(
+        &self,
+        list: &crate::xml::List<T>,
+    ) -> crate::service::Request<crate::service::FollowList<T>> {
+        self.0.follow_list(list.href.as_deref().unwrap_or(""))
+    }
+    /// Reads the object an `href` names (e.g. the `href` of a reference such as
+    /// `vm.cluster`), as a `T` (WIRE R2.2).
+    pub fn follow_object<T: crate::xml::FromXml + crate::xml::XmlType + 'static>(
+        &self,
+        href: &str,
+    ) -> crate::service::Request<crate::service::FollowObject<T>> {
+        self.0.follow_object(href)
+    }
     /// The service an `href` of a returned object names (WIRE R2.2): the API base path
     /// is removed, then the rest is navigated as by [`Self::service`].
     pub fn service_for_href(

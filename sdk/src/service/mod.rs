@@ -45,6 +45,7 @@ pub use response::{parse_fault, ResponseKind};
 pub use transport::{BoxFuture, Call, PlainTransport, RawResponse, Transport, Verb};
 
 use crate::error::{Error, ErrorKind};
+use crate::xml::{FromXml, XmlType};
 
 /// Where a service lives: the transport it sends through and its path below the API base.
 /// Cheap to clone.
@@ -104,6 +105,37 @@ impl ServiceContext {
         self.join(&encode_segment(value))
     }
 
+    /// A `GET` of the list `href` names (an `href` of a returned object or list link, e.g.
+    /// `/ovirt-engine/api/vms/123/nics`), read as a list of `T` (WIRE R2.2, R3.6). Per-call
+    /// options (e.g. `.query("follow", "...")`) may be added. An `href` outside the API base
+    /// path fails when sent, with [`ErrorKind::InvalidPath`].
+    pub fn follow_list<T: FromXml + XmlType + 'static>(
+        &self,
+        href: &str,
+    ) -> Request<FollowList<T>> {
+        self.at_href(href)
+    }
+
+    /// A `GET` of the object `href` names, read as a `T` (WIRE R2.2).
+    pub fn follow_object<T: FromXml + XmlType + 'static>(
+        &self,
+        href: &str,
+    ) -> Request<FollowObject<T>> {
+        self.at_href(href)
+    }
+
+    fn at_href<M: MethodWire>(&self, href: &str) -> Request<M> {
+        match href_to_path(href, self.transport.base_path()) {
+            Ok(path) => ServiceContext {
+                transport: self.transport.clone(),
+                path: Arc::from(path),
+            }
+            .request(),
+            // Reported by `send` (the request is never sent).
+            Err(e) => self.request::<M>().set_body(Err(e)),
+        }
+    }
+
     /// A new request builder for method `M` of this service.
     pub fn request<M: MethodWire>(&self) -> Request<M> {
         Request {
@@ -114,6 +146,36 @@ impl ServiceContext {
             options: CallOptions::default(),
             _method: PhantomData,
         }
+    }
+}
+
+/// Method marker of a `GET` of the list an `href` names (see [`ServiceContext::follow_list`]).
+pub struct FollowList<T>(PhantomData<fn() -> T>);
+
+impl<T: FromXml + XmlType + 'static> MethodWire for FollowList<T> {
+    type Output = Vec<T>;
+    const NAME: &'static str = "follow list link";
+    const VERB: Verb = Verb::Get;
+    const SEGMENT: Option<&'static str> = None;
+    const RESPONSE: ResponseKind = ResponseKind::List;
+    const ITEM_TAG: &'static str = T::TAG;
+    fn read(body: &[u8]) -> Result<Vec<T>, Error> {
+        read_list_body::<Self, T>(body, T::LIST_TAG)
+    }
+}
+
+/// Method marker of a `GET` of the object an `href` names (see
+/// [`ServiceContext::follow_object`]).
+pub struct FollowObject<T>(PhantomData<fn() -> T>);
+
+impl<T: FromXml + XmlType + 'static> MethodWire for FollowObject<T> {
+    type Output = T;
+    const NAME: &'static str = "follow link";
+    const VERB: Verb = Verb::Get;
+    const SEGMENT: Option<&'static str> = None;
+    const RESPONSE: ResponseKind = ResponseKind::Get;
+    fn read(body: &[u8]) -> Result<T, Error> {
+        read_body(body, T::TAG)
     }
 }
 
