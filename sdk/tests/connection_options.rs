@@ -531,3 +531,93 @@ async fn requests_beyond_the_pipeline_capacity_move_without_being_awaited() {
         );
     }
 }
+
+#[tokio::test]
+async fn connect_timeout_ends_a_tls_handshake_that_never_happens() {
+    // A server that accepts connections and never says anything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let conn = Connection::builder()
+        .url(format!("https://{addr}/ovirt-engine/api"))
+        .token("t")
+        .connect_timeout(Duration::from_millis(200))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = conn.test().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Connection), "{err:?}");
+    assert!(err.to_string().contains("connect timeout"), "{err}");
+    holder.abort();
+}
+
+/// A minimal CONNECT proxy on 127.0.0.1; returns its address and the request heads it saw.
+async fn connect_proxy() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                seen.lock().unwrap().push(head.clone());
+                let target = head.split(' ').nth(1).unwrap_or("").to_string();
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (addr, heads)
+}
+
+#[tokio::test]
+async fn proxy_options_tunnel_the_requests_with_basic_auth() {
+    let e = tls_engine(2).await;
+    let (proxy, heads) = connect_proxy().await;
+    let conn = options(&e)
+        .proxy_url(format!("http://{proxy}"))
+        .proxy_username("puser")
+        .proxy_password("ppass")
+        .build()
+        .unwrap();
+    let raw = get(&conn, "vms").await.unwrap();
+    assert_eq!(ids_of(&String::from_utf8_lossy(&raw.body), "vm").len(), 2);
+    let heads = heads.lock().unwrap().clone();
+    assert!(!heads.is_empty());
+    let head = &heads[0];
+    assert!(
+        head.starts_with(&format!("CONNECT {} HTTP/1.1", e.addr())),
+        "{head}"
+    );
+    // base64("puser:ppass")
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("proxy-authorization: basic chvzzxi6chbhc3m="),
+        "{head}"
+    );
+}
