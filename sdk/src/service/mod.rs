@@ -19,7 +19,7 @@
 //! | action with an output parameter | the output parameter's value |
 //! | other action | the returned `Action` document (status, job, ...) |
 //!
-//! Every 2xx status is success (R1.11 [rec]); an action response carrying a `<fault>` is an
+//! Every 2xx status is success (R1.11, recommendation); an action response carrying a `<fault>` is an
 //! error whatever its status (R4.3).
 
 mod codec;
@@ -100,7 +100,7 @@ impl ServiceContext {
     }
 
     /// The context of a parameterised locator: appends `value` percent-encoded as one path
-    /// segment (WIRE R2.1 [rec]).
+    /// segment (WIRE R2.1, recommendation).
     pub fn child_value(&self, value: &str) -> Self {
         self.join(&encode_segment(value))
     }
@@ -208,7 +208,8 @@ pub trait MethodWire: Sized + 'static {
 }
 
 /// Options every call accepts (WIRE R1.9): extra headers, extra query parameters, a timeout.
-#[derive(Clone, Debug, Default)]
+/// `Debug` shows header names only (a header may carry a secret).
+#[derive(Clone, Default)]
 pub struct CallOptions {
     /// Extra headers, in order.
     pub headers: Vec<(String, String)>,
@@ -216,6 +217,16 @@ pub struct CallOptions {
     pub query: Vec<(String, String)>,
     /// Time limit of this call (overrides the transport's default).
     pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("headers", &transport::HeaderNames(&self.headers))
+            .field("query", &self.query)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// A request being built for method `M` (a generated marker type). Generated setters add the

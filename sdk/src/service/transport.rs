@@ -57,8 +57,9 @@ impl Verb {
     }
 }
 
-/// One request of a service method, as the runtime built it.
-#[derive(Clone, Debug)]
+/// One request of a service method, as the runtime built it. `Debug` shows header names only
+/// and the body's length (headers and bodies may carry secrets).
+#[derive(Clone)]
 pub struct Call {
     /// HTTP verb.
     pub verb: Verb,
@@ -73,6 +74,30 @@ pub struct Call {
     pub body: Option<Bytes>,
     /// Time limit of this call; `None` uses the transport's default.
     pub timeout: Option<Duration>,
+}
+
+/// Header names of a header list, for `Debug` without values.
+pub(crate) struct HeaderNames<'a>(pub(crate) &'a [(String, String)]);
+
+impl std::fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("verb", &self.verb)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body_len", &self.body.as_ref().map(|b| b.len()))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Call {
@@ -190,5 +215,28 @@ impl Transport for PlainTransport {
 
     fn base_path(&self) -> &str {
         &self.base_path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_call_shows_no_header_value_or_body() {
+        let call = Call {
+            verb: Verb::Post,
+            path: "vms".into(),
+            query: vec![("max".into(), "1".into())],
+            headers: vec![("Authorization".into(), "Bearer s3cret".into())],
+            body: Some(Bytes::from_static(b"<vm><password>pw</password></vm>")),
+            timeout: None,
+        };
+        let text = format!("{call:?}");
+        assert!(text.contains("Authorization"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(!text.contains("pw"), "{text}");
+        assert_eq!(call.query_string(), "max=1");
+        assert!(!call.is_idempotent());
     }
 }
