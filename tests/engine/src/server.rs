@@ -548,6 +548,9 @@ fn api(state: &State, method: &Method, rest: &str, query: &str, body: &Bytes) ->
         }
         (&Method::GET, ["vms", id, "nics"]) => vm_doc(state, id, |d| &d.nics),
         (&Method::GET, ["vms", id, "permissions"]) => vm_doc(state, id, |d| &d.permissions),
+        (&Method::GET, ["vms", id, kind @ ("diskattachments" | "nics" | "permissions"), item]) => {
+            sub_object(state, id, kind, item)
+        }
         (&Method::POST, ["vms", id, action @ ("start" | "stop")]) => {
             vm_action(state, id, action == &"start")
         }
@@ -574,6 +577,35 @@ fn vm_doc(state: &State, id: &str, pick: impl Fn(&VmDocs) -> &Bytes) -> Reply {
     let data = read(&state.data);
     match data.vm_docs.get(id) {
         Some(docs) => xml(200, pick(docs).clone()),
+        None => empty(404),
+    }
+}
+
+/// One disk attachment, NIC or permission of a VM (the `href`s of the lists name them).
+fn sub_object(state: &State, vm_id: &str, kind: &str, item: &str) -> Reply {
+    let data = read(&state.data);
+    let Some(vm) = data.inventory.vm(vm_id) else {
+        return empty(404);
+    };
+    let doc = match kind {
+        "diskattachments" => vm
+            .disk_attachments
+            .iter()
+            .find(|d| d.id == item)
+            .map(|d| render::disk_attachment(&vm.id, d)),
+        "nics" => vm
+            .nics
+            .iter()
+            .find(|n| n.id == item)
+            .map(|n| render::nic(&vm.id, n)),
+        _ => vm
+            .permissions
+            .iter()
+            .find(|p| p.id == item)
+            .map(|p| render::permission(&vm.id, p)),
+    };
+    match doc {
+        Some(doc) => xml(200, doc),
         None => empty(404),
     }
 }

@@ -193,6 +193,24 @@ async fn vm_sub_collections_match_the_inventory() {
             .await;
         let ids: Vec<String> = vm.permissions.iter().map(|d| d.id.clone()).collect();
         assert_eq!(ids_of(&r.text(), "permission"), ids);
+        // Each item is also served at its own href.
+        let nic = &vm.nics[0];
+        let r = c
+            .api_get(&token, &format!("vms/{}/nics/{}", vm.id, nic.id))
+            .await;
+        assert_eq!(ids_of(&r.text(), "nic"), vec![nic.id.clone()]);
+        let da = &vm.disk_attachments[0];
+        let r = c
+            .api_get(&token, &format!("vms/{}/diskattachments/{}", vm.id, da.id))
+            .await;
+        assert_eq!(ids_of(&r.text(), "disk_attachment"), vec![da.id.clone()]);
+        let p = &vm.permissions[0];
+        let r = c
+            .api_get(&token, &format!("vms/{}/permissions/{}", vm.id, p.id))
+            .await;
+        assert_eq!(ids_of(&r.text(), "permission"), vec![p.id.clone()]);
+        let r = c.api_get(&token, &format!("vms/{}/nics/nope", vm.id)).await;
+        assert_eq!(r.status, 404);
     }
 }
 
