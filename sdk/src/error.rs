@@ -42,8 +42,9 @@ pub enum ErrorKind {
     /// The engine answered with a fault (any other error status, or an action response carrying
     /// a `<fault>` even with a 2xx status, WIRE R4.3).
     Fault,
-    /// The engine accepted an `add` (HTTP 202) but sent no object: it is still being created in
-    /// the background (WIRE R1.11). Not a failure; find the object by listing or searching.
+    /// The engine accepted the call (HTTP 202) but sent no body: an `add` whose object is still
+    /// being created, or an action with an output parameter still running, in the background
+    /// (WIRE R1.11). Not a failure; find the object by listing or searching.
     Accepted,
     /// The request or its response did not complete in time.
     Timeout,
@@ -71,7 +72,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Fault => "the engine reported a fault",
-            ErrorKind::Accepted => "accepted, no object returned yet",
+            ErrorKind::Accepted => "accepted, no result returned yet",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Connection => "connection failed",
             ErrorKind::Protocol => "malformed HTTP response",

@@ -891,3 +891,25 @@ async fn list_links_and_references_can_be_followed() {
     assert!(matches!(err.kind(), ErrorKind::InvalidPath), "{err:?}");
     assert_eq!(server.seen().len(), 3);
 }
+
+#[tokio::test]
+async fn action_answered_202_without_body_succeeds_with_an_empty_action() {
+    // R1.11: the work continues in the background.
+    let server = Server::start(|_| Some((202, "application/xml", String::new()))).await;
+    let action = server
+        .system()
+        .vms_service()
+        .vm_service("1")
+        .shutdown()
+        .await
+        .unwrap();
+    assert_eq!(action.status, None);
+    let err = server
+        .system()
+        .storage_domains_service()
+        .storage_domain_service("9")
+        .is_attached()
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Accepted), "{err:?}");
+}

@@ -307,7 +307,7 @@ fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String, Token
                     let tag = &a.tag;
                     (
                         quote!(crate::types::#id),
-                        quote!(crate::service::read_body(body, #tag)),
+                        quote!(crate::service::read_action_doc(body, #tag)),
                         format!("the returned `<{tag}>` document (status, job, ...)"),
                         quote!(),
                     )

@@ -406,7 +406,7 @@ impl crate::service::MethodWire for VmImport {
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Action;
     const MANDATORY: &'static [&'static str] = &["timeout"];
     fn read(body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
-        crate::service::read_body(body, "action")
+        crate::service::read_action_doc(body, "action")
     }
 }
 impl crate::service::Request<VmImport> {

@@ -68,6 +68,15 @@ pub fn read_body<T: FromXml>(body: &[u8], tag: &str) -> Result<T, Error> {
     XmlReader::new(utf8(body)?).root(tag).map_err(xml_error)
 }
 
+/// Reads the `<action>` document (root `tag`) an action without output parameter returns;
+/// an empty body (an action answered 202, R1.11) is an empty document.
+pub fn read_action_doc<T: FromXml + Default>(body: &[u8], tag: &str) -> Result<T, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    read_body(body, tag)
+}
+
 /// Reads a list document with root `tag` whose items are tagged `M::ITEM_TAG` (R1.6 list);
 /// other children are skipped.
 pub fn read_list_body<M: MethodWire, T: FromXml>(body: &[u8], tag: &str) -> Result<Vec<T>, Error> {

@@ -37,7 +37,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use codec::{
-    read_action_list, read_action_value, read_body, read_list_body, text_element,
+    read_action_doc, read_action_list, read_action_value, read_body, read_list_body, text_element,
     text_list_element, write_body, write_element, write_list_body, write_list_element,
 };
 pub use encode::{encode_segment, form_encode, QueryValue};

@@ -64,6 +64,14 @@ pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error>
         ResponseKind::Add if empty && status == 202 => {
             return Err(Error::new(ErrorKind::Accepted).status(status));
         }
+        // R1.11: an action answered 202 without a body continues in the background: an
+        // action without output returns an empty document, one with an output cannot.
+        ResponseKind::Action if empty && status == 202 => {
+            if M::OUTPUT_TAG.is_empty() {
+                return M::read(b"");
+            }
+            return Err(Error::new(ErrorKind::Accepted).status(status));
+        }
         _ => {}
     }
     if !xml || empty {
