@@ -913,3 +913,27 @@ async fn action_answered_202_without_body_succeeds_with_an_empty_action() {
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Accepted), "{err:?}");
 }
+
+#[tokio::test]
+async fn structured_remove_without_its_list_sends_no_body() {
+    // R1.7: the `<action>` body is sent only when the list parameter is set.
+    let server = answering(200, "<action/>").await;
+    server
+        .system()
+        .clusters_service()
+        .cluster_service("1")
+        .gluster_volumes_service()
+        .volume_service("2")
+        .gluster_bricks_service()
+        .remove()
+        .r#async(true)
+        .await
+        .unwrap();
+    let seen = server.only();
+    assert_eq!((seen.method.as_str(), seen.body.as_str()), ("DELETE", ""));
+    assert!(
+        seen.target.ends_with("/glusterbricks?async=true"),
+        "{}",
+        seen.target
+    );
+}

@@ -19,8 +19,48 @@
 //! | action with an output parameter | the output parameter's value |
 //! | other action | the returned `Action` document (status, job, ...) |
 //!
-//! Every 2xx status is success (R1.11, recommendation); an action response carrying a `<fault>` is an
-//! error whatever its status (R4.3).
+//! Every 2xx status is success (R1.11, recommendation); an action response carrying a
+//! `<fault>` is an error whatever its status (R4.3). An action answered 202 without a body
+//! returns an empty `Action` (or [`ErrorKind::Accepted`] if it has an output parameter).
+//!
+//! # Example
+//!
+//! Calls issued before any `.await` are in flight together (here over a bare
+//! [`PlainTransport`]; a `Connection` adds login and the fixed headers):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ovirt::service::{PlainTransport, ServiceContext};
+//! use ovirt::services::{AnyService, SystemService};
+//!
+//! # async fn demo() -> Result<(), ovirt::Error> {
+//! let client = pipeline_core::Client::builder("http://engine.example.com").build()?;
+//! let transport = Arc::new(PlainTransport::new(client, "/ovirt-engine/api"));
+//! let system = SystemService::new(ServiceContext::root(transport));
+//!
+//! let vms = system.vms_service().list().search("name=web*").max(10).await?;
+//! // Start every call first, then wait: the requests are already sent.
+//! let pending: Vec<_> = vms
+//!     .iter()
+//!     .filter_map(|vm| vm.id.as_deref())
+//!     .map(|id| system.vms_service().vm_service(id).nics_service().list().send())
+//!     .collect();
+//! for nics in pending {
+//!     println!("{} NICs", nics.await?.len());
+//! }
+//!
+//! // Per-call options, an action, navigation by path.
+//! let vm = system.vms_service().vm_service("123");
+//! vm.start()
+//!     .header("Correlation-Id", "abc")
+//!     .timeout(std::time::Duration::from_secs(30))
+//!     .await?;
+//! if let AnyService::VmNics(nics) = system.service("vms/123/nics")? {
+//!     nics.list().await?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod codec;
 mod encode;
