@@ -15,7 +15,15 @@
 //!     .username("admin@internal")
 //!     .password("secret")
 //!     .build_blocking()?;
-//! connection.test()?;
+//! let vms_service = connection.system_service().vms_service();
+//! let vms = vms_service.list().wait()?;                  // waits
+//! let pending: Vec<_> = vms                               // all on their way at once
+//!     .iter()
+//!     .map(|vm| vms_service.vm_service(vm.id.as_deref().unwrap_or("")).nics_service().list().send())
+//!     .collect();
+//! for nics in pending {
+//!     println!("{} NICs", nics.wait()?.len());           // results in any order
+//! }
 //! connection.close()?;
 //! # Ok(())
 //! # }

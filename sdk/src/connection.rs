@@ -10,6 +10,8 @@
 //!     .ca_file("ca.pem")
 //!     .build()?;
 //! connection.test().await?;          // logs in (once) and reads the API root
+//! let vms = connection.system_service().vms_service().list().search("name=web*").await?;
+//! println!("{} VMs", vms.len());
 //! connection.close().await?;         // revokes the token
 //! # Ok(())
 //! # }
