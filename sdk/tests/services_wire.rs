@@ -809,6 +809,11 @@ async fn missing_mandatory_parameter_or_body_is_refused_before_sending() {
     let err = host.fence().await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::InvalidRequest), "{err:?}");
     assert!(err.to_string().contains("fence_type"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("POST /ovirt-engine/api/hosts/7/fence: invalid request"),
+        "{err}"
+    );
     // An add needs its main parameter (R1.4).
     let err = server.system().vms_service().add().await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::InvalidRequest), "{err:?}");

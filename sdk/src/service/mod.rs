@@ -413,9 +413,18 @@ impl<M: MethodWire> Request<M> {
     /// Sends the request now (it is handed to the transport before this returns) and returns
     /// a future of its result.
     pub fn send(self) -> ResponseFuture<M::Output> {
+        // For errors found before sending: the URL without query.
+        let mut path = self.ctx.path.to_string();
+        if let Some(segment) = M::SEGMENT {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(segment);
+        }
+        let target = encode::render_target(self.ctx.transport.base_path(), &path, &[]);
         let (call, transport) = match self.into_call() {
             Ok(x) => x,
-            Err(e) => return ResponseFuture::failed(e),
+            Err(e) => return ResponseFuture::failed(e.for_request(M::VERB.as_str(), &target)),
         };
         let url = call.target(transport.base_path());
         let verb = call.verb;
