@@ -246,7 +246,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether to trust the operating system's certificate authorities (default true).
+    /// Whether to trust the default certificate authorities (default true): the operating
+    /// system's store with the `native-roots` feature (on by default), the Mozilla roots
+    /// compiled in with the `webpki-roots` feature, both with both. Without either feature
+    /// only the authorities added with [`ClientBuilder::add_ca_pem`] or
+    /// [`ClientBuilder::add_ca_file`] are trusted, and building a client for an `https://`
+    /// origin with none fails with [`ErrorKind::Config`].
     pub fn tls_system_roots(mut self, on: bool) -> Self {
         self.system_roots = on;
         self

@@ -35,12 +35,7 @@ pub(crate) fn client_config(
     } else {
         let mut roots = RootCertStore::empty();
         if system_roots {
-            let loaded = rustls_native_certs::load_native_certs();
-            for e in &loaded.errors {
-                tracing::debug!("tls: skipping a system certificate source: {e}");
-            }
-            let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
-            tracing::debug!("tls: {added} system roots loaded, {ignored} unusable");
+            add_default_roots(&mut roots);
         }
         for pem in ca_pems {
             add_pem(&mut roots, pem, "in-memory PEM")?;
@@ -55,10 +50,51 @@ pub(crate) fn client_config(
             })?;
             add_pem(&mut roots, &data, &format!("CA file {}", path.display()))?;
         }
+        if roots.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "no trusted certificate authority for https: {}",
+                    if system_roots && !DEFAULT_ROOTS {
+                        "this build of pipeline-core has neither the `native-roots` nor the \
+                         `webpki-roots` feature; enable one, or add a CA with add_ca_pem or add_ca_file"
+                    } else {
+                        "add a CA with add_ca_pem or add_ca_file, or turn tls_system_roots on"
+                    }
+                ),
+            ));
+        }
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Whether a feature providing default roots (`native-roots`, `webpki-roots`) is enabled.
+const DEFAULT_ROOTS: bool = cfg!(any(feature = "native-roots", feature = "webpki-roots"));
+
+/// Adds the default roots: the operating system's store (feature `native-roots`) and the
+/// Mozilla roots compiled into the program (feature `webpki-roots`).
+fn add_default_roots(roots: &mut RootCertStore) {
+    #[cfg(feature = "native-roots")]
+    {
+        let loaded = rustls_native_certs::load_native_certs();
+        for e in &loaded.errors {
+            tracing::debug!("tls: skipping a system certificate source: {e}");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
+        tracing::debug!("tls: {added} system roots loaded, {ignored} unusable");
+    }
+    #[cfg(feature = "webpki-roots")]
+    {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        tracing::debug!(
+            "tls: {} bundled webpki roots added",
+            webpki_roots::TLS_SERVER_ROOTS.len()
+        );
+    }
+    #[cfg(not(any(feature = "native-roots", feature = "webpki-roots")))]
+    let _ = roots;
 }
 
 fn add_pem(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), Error> {
@@ -144,5 +180,25 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_without_any_trusted_authority_is_a_config_error() {
+        let err = client_config(false, &[], &[], false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(
+            err.to_string().contains("no trusted certificate authority"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn insecure_mode_needs_no_authority() {
+        assert!(client_config(false, &[], &[], true).is_ok());
     }
 }

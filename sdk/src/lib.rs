@@ -1,5 +1,164 @@
-//! oVirt Engine REST API v4 SDK.
+//! An SDK for the oVirt Engine REST API v4 that really pipelines HTTP/1.1.
+//!
+//! A [`Connection`] holds a few persistent connections to the engine and writes several
+//! requests on each before the first answer arrives (HTTP/1.1 pipelining, carried out by
+//! the [`pipeline_core`] crate). Every API service is a generated type reached from
+//! [`Connection::system_service`]; every method returns a typed request builder that is
+//! sent with `.await` (send and wait) or [`send`](service::Request::send) (send now, wait
+//! later), and resolves to generated [`types`] or an [`Error`].
+//!
+//! # Quick start
+//!
+//! The inventory of every VM with its disk attachments, NICs and permissions: all
+//! sub-collection requests are on their way before the first answer is awaited.
+//!
+//! ```no_run
+//! use ovirt::Connection;
+//!
+//! # async fn inventory() -> Result<(), ovirt::Error> {
+//! let connection = Connection::builder()
+//!     .url("https://engine.example.com/ovirt-engine/api")
+//!     .username("admin@internal")
+//!     .password("secret")
+//!     .ca_file("ca.pem")
+//!     .connections(5)
+//!     .pipeline(8)
+//!     .build()?;
+//!
+//! let vms_service = connection.system_service().vms_service();
+//! let vms = vms_service.list().await?;
+//!
+//! // `send` puts each request on its way at once and returns a future of its result.
+//! let mut pending = Vec::new();
+//! for vm in &vms {
+//!     let vm_service = vms_service.vm_service(vm.id.as_deref().unwrap_or_default());
+//!     pending.push((
+//!         vm.name.clone().unwrap_or_default(),
+//!         vm_service.disk_attachments_service().list().send(),
+//!         vm_service.nics_service().list().send(),
+//!         vm_service.permissions_service().list().send(),
+//!     ));
+//! }
+//! for (name, disks, nics, permissions) in pending {
+//!     let (disks, nics, permissions) = (disks.await?, nics.await?, permissions.await?);
+//!     println!("{name}: {} disks, {} nics, {} permissions", disks.len(), nics.len(), permissions.len());
+//! }
+//!
+//! connection.close().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The same without an async runtime, with the [`blocking`] facade and its
+//! [`Wait`](blocking::Wait) trait (`send` returns a handle, `wait` blocks for the result):
+//!
+//! ```no_run
+//! use ovirt::blocking::{Connection, Wait};
+//!
+//! # fn inventory() -> Result<(), ovirt::Error> {
+//! let connection = Connection::builder()
+//!     .url("https://engine.example.com/ovirt-engine/api")
+//!     .username("admin@internal")
+//!     .password("secret")
+//!     .ca_file("ca.pem")
+//!     .build_blocking()?;
+//!
+//! let vms_service = connection.system_service().vms_service();
+//! let vms = vms_service.list().wait()?;
+//! let pending: Vec<_> = vms
+//!     .iter()
+//!     .map(|vm| {
+//!         let vm_service = vms_service.vm_service(vm.id.as_deref().unwrap_or_default());
+//!         (
+//!             vm_service.disk_attachments_service().list().send(),
+//!             vm_service.nics_service().list().send(),
+//!             vm_service.permissions_service().list().send(),
+//!         )
+//!     })
+//!     .collect();
+//! for (vm, (disks, nics, permissions)) in vms.iter().zip(pending) {
+//!     let (disks, nics, permissions) = (disks.wait()?, nics.wait()?, permissions.wait()?);
+//!     println!("{:?}: {} disks, {} nics, {} permissions",
+//!              vm.name, disks.len(), nics.len(), permissions.len());
+//! }
+//! connection.close()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Runnable versions against an embedded test engine or a real one:
+//! `cargo run --release -p ovirt --example inventory` and `--example inventory_blocking`.
+//!
+//! # Pipelining
+//!
+//! [`ConnectionBuilder::connections`] (default 5) connections are opened as needed, and
+//! each carries up to [`ConnectionBuilder::pipeline`] (default 8) requests at once;
+//! answers come back in the order the requests were written on each connection.
+//! `pipeline(1)` turns pipelining off (one request in flight per connection, which is what
+//! the official SDKs do today whatever their `pipeline` option says).
+//!
+//! Only idempotent requests are pipelined: `get` and `list` (`GET`), `update` (`PUT`) and
+//! `remove` (`DELETE`). `add` and actions (`POST`) are written on a connection with nothing
+//! in flight, and nothing is written behind them until they are answered.
+//!
+//! A call is sent when it is awaited or when [`send`](service::Request::send) is called;
+//! each sent call runs as a task of the tokio runtime, so it moves (through the login,
+//! waiting for room, the exchange) while the caller awaits other answers first.
+//!
+//! # Cancel safety
+//!
+//! Dropping a [`ResponseFuture`](service::ResponseFuture) (or a request future before it
+//! completes) aborts its task and never desynchronises a connection: a request not yet
+//! written is not sent, the answer of one already written is read and thrown away so the
+//! next answer still goes to the next request, and a request is never left half written.
+//! A dropped request that was already written may still have been carried out by the
+//! engine.
+//!
+//! # Connection failure
+//!
+//! When a connection ends while requests are on it (the engine closes it, a reset, a
+//! malformed answer), requests never written are queued again; written idempotent requests
+//! are sent again on another connection, at most [`ConnectionBuilder::max_retries`] times;
+//! a written `add` or action fails with [`ErrorKind::Connection`](error::ErrorKind) and
+//! [`Error::may_have_been_processed`] returning true, because the engine may have carried
+//! it out. A request answered 401 (an expired token) makes the connection log in again,
+//! once for all requests that failed with the same token, and sends each of them once
+//! more.
+//!
+//! # Backpressure
+//!
+//! At most `connections x pipeline` requests are in flight on the wire; sent calls beyond
+//! that wait, in the order they were sent, until a place frees up. A waiting call holds
+//! only its own request. Each sent call reads its answer whole and keeps it until it is
+//! awaited, so a program that sends a very large number of calls before awaiting any
+//! should keep a bounded window of calls in flight (for example with
+//! `futures::stream::StreamExt::buffered`).
+//!
+//! # Errors
+//!
+//! Every call ends in `Result<T, ovirt::Error>`. An [`Error`] has a
+//! [`kind`](Error::kind) (authentication, not found, conflict, engine fault, time-out,
+//! connection, malformed HTTP, unexpected response, XML, invalid request or path,
+//! configuration), the HTTP method and URL of the request, the HTTP status and the
+//! engine's [`Fault`](error::Fault) when the engine answered, and says whether the request
+//! [may have been processed](Error::may_have_been_processed). A missing mandatory
+//! parameter is reported before anything is sent. Passwords and tokens never appear in
+//! errors, `Debug` output or log events.
+//!
+//! # Features
+//!
+//! * `native-roots` (default): trust the operating system's certificate store when no CA
+//!   file or PEM is given ([`ConnectionBuilder::system_roots`]).
+//! * `webpki-roots`: trust the Mozilla root certificates compiled into the program
+//!   (for systems without a usable store); with both features both are trusted.
+//!
+//! Without either feature, an `https://` engine needs
+//! [`ca_file`](ConnectionBuilder::ca_file) or [`ca_pem`](ConnectionBuilder::ca_pem). The
+//! [`blocking`] facade is always built: it needs nothing beyond what the async API uses.
 #![deny(missing_docs)]
+// rustdoc works out the auto traits (`Send`, `Sync`, ...) of the deeply nested generated
+// types and needs a deeper limit than the compiler does.
+#![recursion_limit = "256"]
 
 pub mod blocking;
 pub mod connection;

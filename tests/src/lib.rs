@@ -4,8 +4,10 @@
 //! - [`server::ItemServer`]: a hyper HTTP/1.1 server answering `GET /items/<n>`.
 //! - [`load`]: load generators (pipeline-core and reqwest) that check every response.
 //! - [`demo`]: the pipelining demo run by the `pipeline-demo` binary.
+//! - [`chart`]: the SVG chart of the inventory benchmark.
 #![deny(missing_docs)]
 
+pub mod chart;
 pub mod demo;
 pub mod faults;
 pub mod latency;
