@@ -687,6 +687,8 @@ async fn navigation_by_an_invalid_path_names_the_segment() {
     assert!(matches!(err.kind(), ErrorKind::InvalidPath), "{err:?}");
     assert!(err.to_string().contains("\"bogus\""), "{err}");
     assert!(err.to_string().contains("`vm`"), "{err}");
+    let err = server.system().service("vms//nics").unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::InvalidPath), "{err:?}");
     let err = server.system().service("nothing").unwrap_err();
     assert!(err.to_string().contains("\"nothing\""), "{err}");
 }

@@ -573,6 +573,12 @@ pub fn split_segment(path: &str) -> (&str, &str) {
 /// Decodes a percent-encoded navigation path segment (the value of a parameterised locator).
 #[doc(hidden)]
 pub fn decode_segment(segment: &str) -> Result<String, Error> {
+    if segment.is_empty() {
+        return Err(Error::with_message(
+            ErrorKind::InvalidPath,
+            "empty segment in path (two `/` in a row)",
+        ));
+    }
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -651,6 +657,7 @@ mod tests {
         assert_eq!(decode_segment("a%2Fb%20c").unwrap(), "a/b c");
         assert!(decode_segment("a%zz").is_err());
         assert!(decode_segment("%ff").is_err());
+        assert!(decode_segment("").is_err());
     }
 
     #[test]
