@@ -357,3 +357,25 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let shallow = "<vm><disk_attachments><disk_attachment><vm><name>x</name></vm></disk_attachment></disk_attachments></vm>";
     assert!(xml::from_str::<Vm>(shallow).is_ok());
 }
+
+#[test]
+fn every_truncation_and_byte_flip_of_a_document_is_read_without_panicking() {
+    // Truncations must fail (the root is never closed) and never panic.
+    for end in 0..VM.len() {
+        if VM.is_char_boundary(end) {
+            assert!(
+                xml::from_str::<Vm>(&VM[..end]).is_err(),
+                "accepted a prefix of {end} bytes"
+            );
+        }
+    }
+    // Corrupting a byte may or may not leave a valid document; it must not panic.
+    let bytes = VM.as_bytes();
+    for i in 0..bytes.len() {
+        for b in [b'<', b'>', b'&', b'"', b'/', b'x', 0xff] {
+            let mut v = bytes.to_vec();
+            v[i] = b;
+            let _ = xml::from_slice::<Vm>(&v);
+        }
+    }
+}
