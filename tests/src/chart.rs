@@ -1,5 +1,6 @@
 //! The chart of the inventory benchmark: wall time of the seed inventory against the
-//! round-trip time, one line per way of sending the requests, drawn as SVG.
+//! round-trip time, one line per client configuration, with its ideal bound dashed in the
+//! same colour, drawn as SVG.
 //!
 //! The benchmark calls [`write_inventory_svg`] with the numbers it has just measured, so the
 //! chart in the README (`docs/inventory.svg`) is regenerated with every run and never
@@ -8,14 +9,18 @@
 //! ```
 //! use ovirt_tests::chart::{inventory_svg, InventoryRow};
 //!
+//! let row = |series: &str, rtt_ms, wall_ms, bound_ms| InventoryRow {
+//!     series: series.to_string(), rtt_ms, wall_ms, bound_ms,
+//! };
 //! let rows = [
-//!     InventoryRow { rtt_ms: 0.0, one_at_a_time_ms: Some(40.0), connections_ms: Some(20.0),
-//!                    pipelined_ms: Some(15.0), bound_ms: Some(0.0) },
-//!     InventoryRow { rtt_ms: 10.0, one_at_a_time_ms: Some(3050.0), connections_ms: Some(640.0),
-//!                    pipelined_ms: Some(95.0), bound_ms: Some(60.0) },
+//!     row("one at a time", 0.0, 40.0, None),
+//!     row("one at a time", 10.0, 3050.0, None),
+//!     row("5 connections x pipeline 8", 0.0, 15.0, Some(0.0)),
+//!     row("5 connections x pipeline 8", 10.0, 95.0, Some(95.0)),
 //! ];
 //! let svg = inventory_svg(&rows).unwrap();
 //! assert!(svg.contains("one at a time"));
+//! assert!(svg.contains("5 connections x pipeline 8: ideal bound"));
 //! ```
 
 use std::io;
@@ -23,47 +28,30 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-/// The measured times of the inventory at one round-trip time, in milliseconds. A `None`
-/// leaves the point out (a mode that was not measured at this RTT).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One measurement: a client configuration (`series`) at one round-trip time.
+#[derive(Debug, Clone, PartialEq)]
 pub struct InventoryRow {
-    /// Round-trip time added by the latency emulator.
+    /// The configuration, as the legend shows it (`"one at a time"`, `"5 connections"`,
+    /// `"5 connections x pipeline 8"`). Rows with the same text form one line, in the order
+    /// of their first row.
+    pub series: String,
+    /// Round-trip time added by the latency emulator, in milliseconds.
     pub rtt_ms: f64,
-    /// Every request sent after the previous answer arrived (one request in flight).
-    pub one_at_a_time_ms: Option<f64>,
-    /// Several connections, one request in flight on each (what the official SDKs do
-    /// today with `connections`, their `pipeline` option having no effect).
-    pub connections_ms: Option<f64>,
-    /// Several connections, each carrying a pipeline of requests.
-    pub pipelined_ms: Option<f64>,
-    /// The ideal bound of the pipelined configuration: the round trips it cannot avoid.
+    /// Measured wall time of the inventory, in milliseconds.
+    pub wall_ms: f64,
+    /// The configuration's ideal bound at this RTT (the round trips it cannot avoid), in
+    /// milliseconds; drawn as a dashed line in the series' colour when given.
     pub bound_ms: Option<f64>,
 }
 
-/// The lines of the chart: legend text, colour, dashed, and how to read the value.
-type Series = (
-    &'static str,
-    RGBColor,
-    bool,
-    fn(&InventoryRow) -> Option<f64>,
-);
-
-const SERIES: [Series; 4] = [
-    ("one at a time", RGBColor(0xc0, 0x39, 0x2b), false, |r| {
-        r.one_at_a_time_ms
-    }),
-    ("connections only", RGBColor(0xe6, 0x7e, 0x22), false, |r| {
-        r.connections_ms
-    }),
-    (
-        "connections + pipelining",
-        RGBColor(0x27, 0x60, 0xa8),
-        false,
-        |r| r.pipelined_ms,
-    ),
-    ("ideal bound", RGBColor(0x55, 0x55, 0x55), true, |r| {
-        r.bound_ms
-    }),
+/// Line colours, in the order series first appear.
+const COLORS: [RGBColor; 6] = [
+    RGBColor(0xc0, 0x39, 0x2b),
+    RGBColor(0xe6, 0x7e, 0x22),
+    RGBColor(0x27, 0x60, 0xa8),
+    RGBColor(0x1e, 0x84, 0x49),
+    RGBColor(0x8e, 0x44, 0xad),
+    RGBColor(0x55, 0x55, 0x55),
 ];
 
 fn invalid(message: String) -> io::Error {
@@ -74,52 +62,55 @@ fn drawing(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("cannot draw the inventory chart: {e}"))
 }
 
-/// Checks the rows: at least one, every number finite and not negative, at least one
-/// measured time.
+/// Checks the rows: at least one, every number finite and not negative, a series name.
 fn check(rows: &[InventoryRow]) -> io::Result<()> {
     if rows.is_empty() {
         return Err(invalid("the inventory chart needs at least one row".into()));
     }
-    let mut any = false;
     for (i, row) in rows.iter().enumerate() {
-        if !row.rtt_ms.is_finite() || row.rtt_ms < 0.0 {
-            return Err(invalid(format!(
-                "row {i}: the round-trip time must be a finite number of milliseconds >= 0, got {}",
-                row.rtt_ms
-            )));
+        if row.series.trim().is_empty() {
+            return Err(invalid(format!("row {i}: the series name is empty")));
         }
-        for (name, _, _, value) in &SERIES {
-            if let Some(v) = value(row) {
+        let numbers = [
+            ("round-trip time", Some(row.rtt_ms)),
+            ("wall time", Some(row.wall_ms)),
+            ("bound", row.bound_ms),
+        ];
+        for (what, value) in numbers {
+            if let Some(v) = value {
                 if !v.is_finite() || v < 0.0 {
                     return Err(invalid(format!(
-                        "row {i} (RTT {} ms): the {name} time must be a finite number of \
-                         milliseconds >= 0, got {v}",
-                        row.rtt_ms
+                        "row {i} ({}): the {what} must be a finite number of milliseconds >= 0, got {v}",
+                        row.series
                     )));
                 }
-                any = true;
             }
         }
-    }
-    if !any {
-        return Err(invalid(
-            "the inventory chart needs at least one measured time".into(),
-        ));
     }
     Ok(())
 }
 
-/// Draws the chart and returns the SVG document. Time is on a logarithmic axis (the modes
-/// differ by orders of magnitude); times below 1 ms are drawn at 1 ms.
+/// The series names in order of first appearance.
+fn series_names(rows: &[InventoryRow]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for r in rows {
+        if !names.contains(&r.series.as_str()) {
+            names.push(&r.series);
+        }
+    }
+    names
+}
+
+/// Draws the chart and returns the SVG document. Time is on a logarithmic axis (the
+/// configurations differ by orders of magnitude); times below 1 ms are drawn at 1 ms.
 pub fn inventory_svg(rows: &[InventoryRow]) -> io::Result<String> {
     check(rows)?;
-    let mut sorted = rows.to_vec();
-    sorted.sort_by(|a, b| a.rtt_ms.total_cmp(&b.rtt_ms));
     let floor = 1.0;
-    let max_rtt = sorted.last().map_or(1.0, |r| r.rtt_ms).max(1.0);
-    let max_ms = sorted
+    let max_rtt = rows.iter().map(|r| r.rtt_ms).fold(1.0, f64::max);
+    let max_ms = rows
         .iter()
-        .flat_map(|r| SERIES.iter().filter_map(move |s| (s.3)(r)))
+        .flat_map(|r| [Some(r.wall_ms), r.bound_ms])
+        .flatten()
         .fold(floor, f64::max);
     let top = 10f64.powf((max_ms * 1.5).log10().ceil());
 
@@ -146,33 +137,41 @@ pub fn inventory_svg(rows: &[InventoryRow]) -> io::Result<String> {
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
             .draw()
             .map_err(drawing)?;
-        for (name, color, dashed, value) in &SERIES {
-            let points: Vec<(f64, f64)> = sorted
+        for (k, name) in series_names(rows).into_iter().enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            let mut mine: Vec<&InventoryRow> = rows.iter().filter(|r| r.series == name).collect();
+            mine.sort_by(|a, b| a.rtt_ms.total_cmp(&b.rtt_ms));
+            let points: Vec<(f64, f64)> = mine
                 .iter()
-                .filter_map(|r| value(r).map(|v| (r.rtt_ms, v.max(floor))))
+                .map(|r| (r.rtt_ms, r.wall_ms.max(floor)))
                 .collect();
-            if points.is_empty() {
-                continue;
-            }
-            let style = color.stroke_width(2);
-            let series = if *dashed {
-                chart.draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
-            } else {
-                chart.draw_series(LineSeries::new(points.clone(), style))
-            };
-            let color = *color;
-            series.map_err(drawing)?.label(*name).legend(move |(x, y)| {
-                PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-            if !dashed {
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(drawing)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(drawing)?;
+            let bound: Vec<(f64, f64)> = mine
+                .iter()
+                .filter_map(|r| r.bound_ms.map(|b| (r.rtt_ms, b.max(floor))))
+                .collect();
+            if !bound.is_empty() {
                 chart
-                    .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    .map_err(drawing)?;
+                    .draw_series(DashedLineSeries::new(bound, 6, 4, color.stroke_width(1)))
+                    .map_err(drawing)?
+                    .label(format!("{name}: ideal bound"))
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 6, y)], color.stroke_width(1))
+                    });
             }
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()
@@ -198,49 +197,53 @@ pub fn write_inventory_svg(rows: &[InventoryRow], path: impl AsRef<Path>) -> io:
 mod tests {
     use super::*;
 
-    fn row(rtt: f64, values: [Option<f64>; 4]) -> InventoryRow {
+    fn row(series: &str, rtt_ms: f64, wall_ms: f64, bound_ms: Option<f64>) -> InventoryRow {
         InventoryRow {
-            rtt_ms: rtt,
-            one_at_a_time_ms: values[0],
-            connections_ms: values[1],
-            pipelined_ms: values[2],
-            bound_ms: values[3],
+            series: series.to_string(),
+            rtt_ms,
+            wall_ms,
+            bound_ms,
         }
     }
 
+    /// The contents of the SVG's `<text>` elements, trimmed.
+    fn texts(svg: &str) -> Vec<&str> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let start = t.find('>')? + 1;
+                let end = t.find("</text>")?;
+                Some(t[start..end].trim())
+            })
+            .collect()
+    }
+
     #[test]
-    fn chart_has_a_line_and_a_legend_entry_per_measured_mode() {
+    fn chart_has_a_line_marker_and_legend_entry_per_measurement_and_series() {
         let rows = [
-            row(10.0, [Some(3100.0), Some(650.0), Some(90.0), Some(60.0)]),
-            row(0.0, [Some(40.0), Some(20.0), Some(12.0), Some(0.0)]),
-            row(2.0, [Some(640.0), Some(140.0), Some(25.0), Some(12.0)]),
+            row("one at a time", 10.0, 3100.0, None),
+            row("one at a time", 0.0, 40.0, None),
+            row("5 connections", 0.0, 20.0, None),
+            row("5 connections", 10.0, 650.0, None),
+            row("5 connections x pipeline 8", 0.0, 12.0, Some(0.0)),
+            row("5 connections x pipeline 8", 10.0, 90.0, Some(95.0)),
         ];
         let svg = inventory_svg(&rows).unwrap();
+        if let Ok(p) = std::env::var("CHART_TEST_DUMP") {
+            std::fs::write(p, &svg).unwrap();
+        }
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
-        for name in [
+        for text in [
             "one at a time",
-            "connections only",
-            "connections + pipelining",
-            "ideal bound",
+            "5 connections",
+            "5 connections x pipeline 8",
+            "5 connections x pipeline 8: ideal bound",
             "round-trip time (ms)",
         ] {
-            assert!(svg.contains(name), "missing {name:?}");
+            assert!(texts(&svg).contains(&text), "missing {text:?}");
         }
-        // Three measured modes get three round markers per RTT; the bound none.
-        assert_eq!(svg.matches("<circle").count(), 9);
-    }
-
-    #[test]
-    fn modes_without_numbers_are_left_out() {
-        let rows = [
-            row(0.0, [Some(40.0), None, Some(12.0), None]),
-            row(20.0, [Some(6100.0), None, Some(140.0), None]),
-        ];
-        let svg = inventory_svg(&rows).unwrap();
-        assert!(svg.contains("connections + pipelining"));
-        assert!(!svg.contains("connections only"));
-        assert!(!svg.contains("ideal bound"));
-        assert_eq!(svg.matches("<circle").count(), 4);
+        assert_eq!(svg.matches("<circle").count(), 6);
+        assert!(!texts(&svg).contains(&"one at a time: ideal bound"));
     }
 
     #[test]
@@ -249,27 +252,29 @@ mod tests {
         assert_eq!(empty.kind(), io::ErrorKind::InvalidInput);
         assert!(empty.to_string().contains("at least one row"), "{empty}");
 
-        let nan = inventory_svg(&[
-            row(0.0, [Some(1.0); 4]),
-            row(5.0, [Some(1.0), Some(f64::NAN), None, None]),
-        ])
-        .unwrap_err();
+        let nan =
+            inventory_svg(&[row("a", 0.0, 1.0, None), row("b", 5.0, f64::NAN, None)]).unwrap_err();
         assert!(
-            nan.to_string()
-                .contains("row 1 (RTT 5 ms): the connections only time"),
+            nan.to_string().contains("row 1 (b): the wall time"),
             "{nan}"
         );
 
-        let negative_rtt = inventory_svg(&[row(-1.0, [Some(1.0); 4])]).unwrap_err();
+        let negative = inventory_svg(&[row("a", -1.0, 1.0, None)]).unwrap_err();
         assert!(
-            negative_rtt.to_string().contains("round-trip time"),
-            "{negative_rtt}"
+            negative.to_string().contains("round-trip time"),
+            "{negative}"
         );
 
-        let nothing = inventory_svg(&[row(0.0, [None; 4])]).unwrap_err();
+        let bound = inventory_svg(&[row("a", 1.0, 1.0, Some(f64::INFINITY))]).unwrap_err();
         assert!(
-            nothing.to_string().contains("at least one measured time"),
-            "{nothing}"
+            bound.to_string().contains("row 0 (a): the bound"),
+            "{bound}"
+        );
+
+        let unnamed = inventory_svg(&[row(" ", 1.0, 1.0, None)]).unwrap_err();
+        assert!(
+            unnamed.to_string().contains("series name is empty"),
+            "{unnamed}"
         );
     }
 
@@ -277,7 +282,7 @@ mod tests {
     fn writes_the_svg_file_and_its_directory() {
         let dir = std::env::temp_dir().join(format!("ovirt-chart-test-{}", std::process::id()));
         let path = dir.join("docs").join("inventory.svg");
-        let rows = [row(0.0, [Some(40.0), Some(20.0), Some(12.0), Some(1.0)])];
+        let rows = [row("one at a time", 0.0, 40.0, Some(1.0))];
         write_inventory_svg(&rows, &path).unwrap();
         let written = std::fs::read_to_string(&path).unwrap();
         assert_eq!(written, inventory_svg(&rows).unwrap());
