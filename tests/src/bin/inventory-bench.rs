@@ -1,0 +1,760 @@
+//! SDK-level benchmark of the inventory workload: list N VMs, then list the disk
+//! attachments, NICs and permissions of every VM (3 requests per VM), all awaited, against
+//! the test engine (HTTPS) behind the latency emulator.
+//!
+//! ```text
+//! cargo run --release -p ovirt-tests --bin inventory-bench -- \
+//!     [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain]
+//! cargo run --release -p ovirt-tests --bin inventory-bench -- --parse [--vms 10000] [--runs 5]
+//! ```
+//!
+//! `1x1` is "one request at a time": every request awaited before the next is sent, on one
+//! connection without pipelining. Other configurations are (connections x pipeline): the
+//! list of VMs is awaited, then the 3N requests are all sent before the first is awaited.
+//! The ideal bound of a configuration is RTT x (2 + 3N / (connections x pipeline)).
+//!
+//! The engine and the emulators run in a child process (this binary re-executed with
+//! `--serve`), so `getrusage(RUSAGE_SELF)` of this process measures the client alone. A run
+//! builds a fresh `Connection`, logs in (not timed), then times the workload; every run
+//! checks the counts it read against the engine's generated inventory.
+//!
+//! `--parse` measures the generated reader on a list of `--vms` VM documents written by the
+//! engine's generator and the sdk's writers: throughput (median of runs) and peak resident
+//! memory (`VmHWM`), each reading mode in a fresh child process.
+//!
+//! Output: a markdown table, then one JSON line per row.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ovirt::services::SystemService;
+use ovirt::{types, Connection};
+use ovirt_test_engine::inventory::{Inventory, InventorySize};
+use ovirt_test_engine::{render, TestEngine, PASSWORD, USERNAME};
+use ovirt_tests::latency::LatencyProxy;
+use ovirt_tests::load::process_cpu_time;
+
+/// Longest a single run may take before the benchmark gives up (never a hang).
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone)]
+struct Options {
+    ns: Vec<usize>,
+    rtts_ms: Vec<u64>,
+    configs: Vec<(usize, usize)>,
+    runs: usize,
+    tls: bool,
+    serve: bool,
+    parse: bool,
+    parse_child: Option<(String, PathBuf)>,
+    vms: usize,
+    doc: String,
+}
+
+const USAGE: &str = "usage: inventory-bench [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain]
+       inventory-bench --parse [--vms 10000] [--doc engine|full] [--runs 5]";
+
+fn list<T: std::str::FromStr>(name: &str, text: &str) -> Result<Vec<T>, String> {
+    text.split(',')
+        .map(|v| {
+            v.trim()
+                .parse()
+                .map_err(|_| format!("{name}: cannot read {v:?}"))
+        })
+        .collect()
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut o = Options {
+        ns: vec![100, 1000],
+        rtts_ms: vec![0, 2, 20],
+        configs: vec![(1, 1), (5, 1), (5, 5), (10, 40)],
+        runs: 3,
+        tls: true,
+        serve: false,
+        parse: false,
+        parse_child: None,
+        vms: 10_000,
+        doc: "engine".to_string(),
+    };
+    let mut runs_set = false;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--n" => o.ns = list("--n", &value("--n")?)?,
+            "--rtt" => o.rtts_ms = list("--rtt", &value("--rtt")?)?,
+            "--configs" => {
+                o.configs = value("--configs")?
+                    .split(',')
+                    .map(|c| {
+                        let (a, b) = c
+                            .split_once('x')
+                            .ok_or(format!("--configs: expected CxP, got {c:?}"))?;
+                        match (a.parse::<usize>(), b.parse::<usize>()) {
+                            (Ok(a), Ok(b)) if a > 0 && b > 0 => Ok((a, b)),
+                            _ => Err(format!("--configs: expected CxP, got {c:?}")),
+                        }
+                    })
+                    .collect::<Result<_, String>>()?
+            }
+            "--runs" => {
+                o.runs = value("--runs")?
+                    .parse()
+                    .map_err(|_| "--runs needs a whole number".to_string())?;
+                runs_set = true;
+            }
+            "--plain" => o.tls = false,
+            "--serve" => o.serve = true,
+            "--parse" => o.parse = true,
+            "--parse-child" => {
+                let mode = value("--parse-child")?;
+                let file = value("--parse-child")?;
+                o.parse_child = Some((mode, PathBuf::from(file)));
+            }
+            "--vms" => {
+                o.vms = value("--vms")?
+                    .parse()
+                    .map_err(|_| "--vms needs a whole number".to_string())?
+            }
+            "--doc" => {
+                o.doc = value("--doc")?;
+                if o.doc != "engine" && o.doc != "full" {
+                    return Err("--doc is engine or full".to_string());
+                }
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if o.runs == 0 {
+        return Err("--runs must be at least 1".to_string());
+    }
+    if o.parse && !runs_set {
+        o.runs = 5;
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let o = match parse_args(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if o.serve {
+        serve(&o)
+    } else if let Some((mode, file)) = &o.parse_child {
+        parse_child(mode, file, o.runs)
+    } else if o.parse {
+        parse_bench(&o)
+    } else {
+        bench(&o)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The server process.
+
+/// The child process: one engine per N, one emulator per (N, RTT), until stdin closes.
+fn serve(o: &Options) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the server runtime: {e}"))?;
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        let _ = closed_tx.send(());
+    });
+    runtime.block_on(async {
+        let mut keep = Vec::new();
+        let mut out = std::io::stdout().lock();
+        for &n in &o.ns {
+            let engine = TestEngine::builder()
+                .vms(n)
+                .tls(o.tls)
+                .record(false)
+                .start()
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(pem) = engine.ca_pem() {
+                let path = std::env::temp_dir().join(format!(
+                    "inventory-bench-{}-{n}-ca.pem",
+                    std::process::id()
+                ));
+                std::fs::write(&path, pem).map_err(|e| format!("writing the CA: {e}"))?;
+                let _ = writeln!(out, "ca {n} {}", path.display());
+            }
+            for &ms in &o.rtts_ms {
+                let proxy = LatencyProxy::start(engine.addr(), Duration::from_millis(ms))
+                    .await
+                    .map_err(|e| format!("starting the latency emulator: {e}"))?;
+                let _ = writeln!(out, "proxy {n} {ms} {}", engine.url_via(proxy.addr()));
+                keep.push(proxy);
+            }
+            keep_engine(engine);
+        }
+        let _ = writeln!(out, "ready");
+        let _ = out.flush();
+        drop(out);
+        let _ = closed_rx.await;
+        drop(keep);
+        Ok(())
+    })
+}
+
+/// Keeps an engine running until the process exits.
+fn keep_engine(engine: TestEngine) {
+    std::mem::forget(engine);
+}
+
+/// The server child and what it announced.
+struct Servers {
+    child: Child,
+    /// (n, rtt_ms, url)
+    urls: Vec<(usize, u64, String)>,
+    /// (n, CA file)
+    cas: Vec<(usize, PathBuf)>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        for (_, ca) in &self.cas {
+            let _ = std::fs::remove_file(ca);
+        }
+    }
+}
+
+fn join<T: ToString>(v: &[T]) -> String {
+    v.iter().map(T::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn start_servers(o: &Options) -> Result<Servers, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("finding this executable: {e}"))?;
+    let mut args = vec![
+        "--serve".to_string(),
+        "--n".to_string(),
+        join(&o.ns),
+        "--rtt".to_string(),
+        join(&o.rtts_ms),
+    ];
+    if !o.tls {
+        args.push("--plain".to_string());
+    }
+    let mut child = Command::new(exe)
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting the server process: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout of the server process")?;
+    let mut servers = Servers {
+        child,
+        urls: Vec::new(),
+        cas: Vec::new(),
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .map_err(|_| "the server process did not get ready within 60 s".to_string())?;
+        let bad = || format!("unexpected line from the server process: {line:?}");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["ca", n, path] => servers
+                .cas
+                .push((n.parse().map_err(|_| bad())?, PathBuf::from(path))),
+            ["proxy", n, ms, url] => servers.urls.push((
+                n.parse().map_err(|_| bad())?,
+                ms.parse().map_err(|_| bad())?,
+                url.to_string(),
+            )),
+            ["ready"] => return Ok(servers),
+            _ => return Err(bad()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The inventory workload.
+
+/// (disk attachments, NICs, permissions) per VM, in list order.
+type Counts = Vec<(usize, usize, usize)>;
+
+struct Measured {
+    counts: Counts,
+    requests: usize,
+    /// CPU time of the per-VM phase (after the VM list arrived).
+    per_vm_cpu: Duration,
+}
+
+/// Lists the VMs, then sends the 3 requests of every VM before awaiting the first.
+async fn pipelined(system: &SystemService) -> Result<Measured, ovirt::Error> {
+    let vms_service = system.vms_service();
+    let vms: Vec<types::Vm> = vms_service.list().await?;
+    let cpu0 = process_cpu_time();
+    let pending: Vec<_> = vms
+        .iter()
+        .map(|vm| {
+            let vm = vms_service.vm_service(vm.id.as_deref().unwrap_or_default());
+            (
+                vm.disk_attachments_service().list().send(),
+                vm.nics_service().list().send(),
+                vm.permissions_service().list().send(),
+            )
+        })
+        .collect();
+    let mut counts = Vec::with_capacity(vms.len());
+    for (d, n, p) in pending {
+        counts.push((d.await?.len(), n.await?.len(), p.await?.len()));
+    }
+    Ok(Measured {
+        requests: 1 + 3 * counts.len(),
+        counts,
+        per_vm_cpu: process_cpu_time().saturating_sub(cpu0),
+    })
+}
+
+/// The same workload, each request awaited before the next is sent.
+async fn one_at_a_time(system: &SystemService) -> Result<Measured, ovirt::Error> {
+    let vms_service = system.vms_service();
+    let vms: Vec<types::Vm> = vms_service.list().await?;
+    let cpu0 = process_cpu_time();
+    let mut counts = Vec::with_capacity(vms.len());
+    for vm in &vms {
+        let vm = vms_service.vm_service(vm.id.as_deref().unwrap_or_default());
+        counts.push((
+            vm.disk_attachments_service().list().await?.len(),
+            vm.nics_service().list().await?.len(),
+            vm.permissions_service().list().await?.len(),
+        ));
+    }
+    Ok(Measured {
+        requests: 1 + 3 * counts.len(),
+        counts,
+        per_vm_cpu: process_cpu_time().saturating_sub(cpu0),
+    })
+}
+
+/// One row of the table: medians over the runs.
+struct Row {
+    client: &'static str,
+    n: usize,
+    rtt_ms: u64,
+    connections: usize,
+    pipeline: usize,
+    wall_s: f64,
+    cpu_s: f64,
+    per_vm_cpu_us: f64,
+    requests: usize,
+    bound_s: f64,
+    walls: Vec<f64>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.is_empty() {
+        f64::NAN
+    } else if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// RTT x (2 + 3N / (connections x pipeline)), in seconds.
+fn ideal_bound(rtt_ms: u64, n: usize, connections: usize, pipeline: usize) -> f64 {
+    rtt_ms as f64 / 1000.0 * (2.0 + 3.0 * n as f64 / (connections * pipeline) as f64)
+}
+
+async fn one_run(
+    url: &str,
+    ca: Option<&Path>,
+    connections: usize,
+    pipeline: usize,
+    expected: &Counts,
+) -> Result<(f64, f64, f64, usize), String> {
+    let mut builder = Connection::builder()
+        .url(url)
+        .username(USERNAME)
+        .password(PASSWORD)
+        .connections(connections)
+        .pipeline(pipeline)
+        .timeout(Duration::from_secs(120));
+    if let Some(ca) = ca {
+        builder = builder.ca_file(ca);
+    }
+    let conn = builder.build().map_err(|e| e.to_string())?;
+    conn.authenticate().await.map_err(|e| e.to_string())?;
+    let system = conn.system_service();
+    let cpu0 = process_cpu_time();
+    let start = Instant::now();
+    let result = if connections == 1 && pipeline == 1 {
+        one_at_a_time(&system).await
+    } else {
+        pipelined(&system).await
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = process_cpu_time().saturating_sub(cpu0).as_secs_f64();
+    let m = result.map_err(|e| e.to_string())?;
+    let _ = conn.close().await;
+    if &m.counts != expected {
+        return Err(format!(
+            "the inventory read at {url} does not match the engine's"
+        ));
+    }
+    let per_vm = m.per_vm_cpu.as_secs_f64() * 1e6 / (m.requests - 1).max(1) as f64;
+    Ok((wall, cpu, per_vm, m.requests))
+}
+
+fn bench(o: &Options) -> Result<(), String> {
+    let servers = start_servers(o)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the client runtime: {e}"))?;
+    eprintln!(
+        "inventory-bench: n={:?} rtt_ms={:?} configs={:?} runs={} tls={}",
+        o.ns, o.rtts_ms, o.configs, o.runs, o.tls
+    );
+    let mut rows = Vec::new();
+    for &n in &o.ns {
+        let inventory = Inventory::generate(InventorySize {
+            vms: n,
+            ..InventorySize::default()
+        });
+        let expected: Counts = inventory
+            .vms
+            .iter()
+            .map(|vm| (vm.disk_attachments.len(), vm.nics.len(), vm.permissions.len()))
+            .collect();
+        let ca = servers
+            .cas
+            .iter()
+            .find(|(m, _)| *m == n)
+            .map(|(_, p)| p.as_path());
+        for &rtt_ms in &o.rtts_ms {
+            let url = &servers
+                .urls
+                .iter()
+                .find(|(m, r, _)| *m == n && *r == rtt_ms)
+                .ok_or("the server process announced no emulator for a case")?
+                .2;
+            for &(c, p) in &o.configs {
+                // One unmeasured warm-up run (first TLS session, allocator, caches).
+                let mut walls = Vec::new();
+                let mut cpus = Vec::new();
+                let mut per_vm = Vec::new();
+                let mut requests = 0;
+                for run in 0..=o.runs {
+                    if run == 0 && rtt_ms > 2 && c * p == 1 {
+                        continue; // a sequential warm-up at 20 ms would take a minute
+                    }
+                    let r = runtime.block_on(async {
+                        tokio::time::timeout(RUN_TIMEOUT, one_run(url, ca, c, p, &expected))
+                            .await
+                            .map_err(|_| format!("a run took longer than {RUN_TIMEOUT:?}"))?
+                    })?;
+                    if run > 0 {
+                        walls.push(r.0);
+                        cpus.push(r.1);
+                        per_vm.push(r.2);
+                        requests = r.3;
+                    }
+                }
+                let row = Row {
+                    client: if c * p == 1 { "one-at-a-time" } else { "async" },
+                    n,
+                    rtt_ms,
+                    connections: c,
+                    pipeline: p,
+                    wall_s: median(&walls),
+                    cpu_s: median(&cpus),
+                    per_vm_cpu_us: median(&per_vm),
+                    requests,
+                    bound_s: ideal_bound(rtt_ms, n, c, p),
+                    walls,
+                };
+                eprintln!(
+                    "  n={n} rtt={rtt_ms}ms {c}x{p}: wall {:.3} s (runs {:?}), cpu {:.3} s",
+                    row.wall_s,
+                    row.walls
+                        .iter()
+                        .map(|w| (w * 1000.0).round() / 1000.0)
+                        .collect::<Vec<_>>(),
+                    row.cpu_s
+                );
+                rows.push(row);
+            }
+        }
+    }
+    drop(servers);
+    print_table(&rows);
+    Ok(())
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "| client | N | RTT ms | connections | pipeline | requests | wall s (median) | ideal bound s | ratio to bound | client CPU s | CPU µs/request | CPU µs/per-VM request |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for r in rows {
+        let ratio = if r.bound_s > 0.0 {
+            format!("{:.2}", r.wall_s / r.bound_s)
+        } else {
+            "n/a".to_string()
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {:.3} | {:.3} | {} | {:.3} | {:.1} | {:.1} |",
+            r.client,
+            r.n,
+            r.rtt_ms,
+            r.connections,
+            r.pipeline,
+            r.requests,
+            r.wall_s,
+            r.bound_s,
+            ratio,
+            r.cpu_s,
+            r.cpu_s * 1e6 / r.requests.max(1) as f64,
+            r.per_vm_cpu_us
+        );
+    }
+    println!();
+    for r in rows {
+        println!(
+            "{{\"client\":\"{}\",\"n\":{},\"rtt_ms\":{},\"connections\":{},\"pipeline\":{},\"wall_s\":{:.6},\"cpu_s\":{:.6},\"requests\":{},\"bound_s\":{:.6},\"per_vm_cpu_us\":{:.2}}}",
+            r.client, r.n, r.rtt_ms, r.connections, r.pipeline, r.wall_s, r.cpu_s, r.requests,
+            r.bound_s, r.per_vm_cpu_us
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing a large list.
+
+/// The list document of `vms` VMs: the engine's VM documents, or (`full`) VMs with every
+/// attribute of the model set.
+fn vms_document(vms: usize, doc: &str) -> String {
+    let inventory = Inventory::generate(InventorySize {
+        vms,
+        ..InventorySize::default()
+    });
+    if doc == "full" {
+        // Every attribute of the model set one level deep, the engine's id and name.
+        let items: Vec<String> = inventory
+            .vms
+            .iter()
+            .map(full_vm)
+            .collect();
+        return render::list("vms", items.iter().map(String::as_str));
+    }
+    let items: Vec<String> = inventory.vms.iter().map(render::vm).collect();
+    render::list("vms", items.iter().map(String::as_str))
+}
+
+/// The engine's VM document with every scalar attribute of the model set as well (the
+/// sdk's generated sample values, which include escaped and non-ASCII text).
+fn full_vm(vm: &ovirt_test_engine::inventory::Vm) -> String {
+    use ovirt::xml::sample::Sample;
+    let engine: types::Vm = ovirt::xml::from_str(&render::vm(vm)).unwrap_or_default();
+    let mut full = types::Vm::sample(0);
+    full.id = engine.id;
+    full.href = engine.href;
+    full.name = engine.name;
+    full.status = engine.status;
+    full.memory = engine.memory;
+    full.cluster = engine.cluster;
+    full.host = engine.host;
+    full.disk_attachments = engine.disk_attachments;
+    full.nics = engine.nics;
+    full.permissions = engine.permissions;
+    ovirt::xml::to_string(&full)
+}
+
+/// Peak resident memory of this process (`VmHWM`), in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Current resident memory of this process (`VmRSS`), in bytes.
+fn current_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A child measuring one reading mode on the document in `file`; prints one JSON line.
+fn parse_child(mode: &str, file: &Path, runs: usize) -> Result<(), String> {
+    let base_rss = current_rss().unwrap_or(0);
+    let (secs, items, size) = match mode {
+        "whole" => {
+            // The body kept whole, as the sdk does: all bytes, then the generated reader.
+            let mut times = Vec::new();
+            let mut items = 0;
+            let mut size = 0;
+            for _ in 0..runs {
+                let body = std::fs::read(file).map_err(|e| format!("reading {file:?}: {e}"))?;
+                size = body.len();
+                let start = Instant::now();
+                let text = std::str::from_utf8(&body).map_err(|e| e.to_string())?;
+                let vms: Vec<types::Vm> =
+                    ovirt::xml::from_str_list(text).map_err(|e| e.to_string())?;
+                times.push(start.elapsed().as_secs_f64());
+                items = vms.len();
+                drop(vms);
+                drop(body);
+            }
+            (median(&times), items, size)
+        }
+        "events" => {
+            // Lower bound: the XML tokenizer alone (quick-xml events, nothing built).
+            let body = std::fs::read(file).map_err(|e| format!("reading {file:?}: {e}"))?;
+            let mut times = Vec::new();
+            let mut items = 0;
+            for _ in 0..runs {
+                let start = Instant::now();
+                items = count_events(&body)?;
+                times.push(start.elapsed().as_secs_f64());
+            }
+            (median(&times), items, body.len())
+        }
+        other => return Err(format!("unknown parse mode {other:?}")),
+    };
+    let peak = peak_rss().unwrap_or(0);
+    println!(
+        "{{\"mode\":\"{mode}\",\"bytes\":{size},\"items\":{items},\"parse_s\":{secs:.6},\"mb_per_s\":{:.1},\"peak_rss\":{peak},\"base_rss\":{base_rss}}}",
+        size as f64 / 1e6 / secs
+    );
+    Ok(())
+}
+
+fn count_events(body: &[u8]) -> Result<usize, String> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut n = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => return Ok(n),
+            Ok(quick_xml::events::Event::Start(_)) => n += 1,
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn parse_bench(o: &Options) -> Result<(), String> {
+    let doc = vms_document(o.vms, &o.doc);
+    let file = std::env::temp_dir().join(format!("inventory-bench-{}.xml", std::process::id()));
+    std::fs::write(&file, &doc).map_err(|e| format!("writing {file:?}: {e}"))?;
+    let size = doc.len();
+    drop(doc);
+    let exe = std::env::current_exe().map_err(|e| format!("finding this executable: {e}"))?;
+    let mut lines = Vec::new();
+    for mode in ["whole", "events"] {
+        let mut child = Command::new(&exe)
+            .args(["--parse-child", mode])
+            .arg(&file)
+            .args(["--runs", &o.runs.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting the parse child: {e}"))?;
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = std::fs::remove_file(&file);
+                    return Err(format!("the {mode} parse child did not finish in time"));
+                }
+            }
+        }
+        let mut out = String::new();
+        if let Some(mut s) = child.stdout.take() {
+            let _ = s.read_to_string(&mut out);
+        }
+        lines.push((mode, out.trim().to_string()));
+    }
+    let _ = std::fs::remove_file(&file);
+    println!(
+        "document: {} VMs ({} documents), {:.1} MB",
+        o.vms,
+        o.doc,
+        size as f64 / 1e6
+    );
+    println!("| reader | MB/s (median of {}) | peak RSS MB | peak RSS / document |", o.runs);
+    println!("| --- | ---: | ---: | ---: |");
+    for (mode, line) in &lines {
+        let field = |name: &str| -> f64 {
+            let key = format!("\"{name}\":");
+            line.find(&key)
+                .map(|i| &line[i + key.len()..])
+                .and_then(|rest| {
+                    rest.split([',', '}'])
+                        .next()
+                        .and_then(|v| v.parse::<f64>().ok())
+                })
+                .unwrap_or(f64::NAN)
+        };
+        let peak = field("peak_rss");
+        println!(
+            "| {mode} | {:.1} | {:.1} | {:.2} |",
+            field("mb_per_s"),
+            peak / 1e6,
+            peak / size as f64
+        );
+    }
+    println!();
+    for (_, line) in &lines {
+        println!("{line}");
+    }
+    Ok(())
+}
