@@ -289,3 +289,11 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// The code blocks of the README (the quick start), compiled as doctests of this crate so
+/// they stay in step with the API (`cargo test --doc -p ovirt-tests`). Kept here, next to
+/// the README's chart, rather than in the published `ovirt` crate, whose package does not
+/// contain the README's directory.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
