@@ -297,3 +297,8 @@ mod tests {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The code blocks of pipeline-core's README, compiled as doctests like the README's.
+#[cfg(doctest)]
+#[doc = include_str!("../../pipeline-core/README.md")]
+pub struct PipelineCoreReadmeDoctests;
