@@ -41,6 +41,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -135,6 +136,7 @@ pub struct TestEngineBuilder {
     record: bool,
     users: Vec<(String, String)>,
     rules: Vec<Rule>,
+    idle_timeout: Option<Duration>,
 }
 
 impl TestEngineBuilder {
@@ -188,6 +190,14 @@ impl TestEngineBuilder {
         self
     }
 
+    /// Close a connection that has not sent (the whole head of) its next request within
+    /// this time, like the keep-alive timeout of the web server in front of a real engine
+    /// (default: never).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
     /// Install a rule before the first request.
     pub fn rule(mut self, rule: Rule) -> Self {
         self.rules.push(rule);
@@ -214,7 +224,13 @@ impl TestEngineBuilder {
         let acceptor = tls
             .as_ref()
             .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
-        let task = tokio::spawn(accept_loop(listener, state.clone(), acceptor, stop_rx));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            state.clone(),
+            acceptor,
+            stop_rx,
+            self.idle_timeout,
+        ));
         Ok(TestEngine {
             addr,
             tls: self.tls,
@@ -231,6 +247,7 @@ async fn accept_loop(
     state: Arc<State>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
+    idle_timeout: Option<Duration>,
 ) {
     loop {
         let (stream, _) = tokio::select! {
@@ -252,10 +269,10 @@ async fn accept_loop(
             let serve = async {
                 match acceptor {
                     Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(tls) => serve(TokioIo::new(tls), state, id).await,
+                        Ok(tls) => serve(TokioIo::new(tls), state, id, idle_timeout).await,
                         Err(e) => tracing::debug!("test engine: TLS handshake failed: {e}"),
                     },
-                    None => serve(TokioIo::new(stream), state, id).await,
+                    None => serve(TokioIo::new(stream), state, id, idle_timeout).await,
                 }
             };
             tokio::select! {
@@ -266,13 +283,14 @@ async fn accept_loop(
     }
 }
 
-async fn serve<I>(io: TokioIo<I>, state: Arc<State>, id: u64)
+async fn serve<I>(io: TokioIo<I>, state: Arc<State>, id: u64, idle_timeout: Option<Duration>)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| server::handle(state.clone(), id, req));
     let result = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .header_read_timeout(idle_timeout)
         .keep_alive(true)
         .pipeline_flush(true)
         .serve_connection(io, service)
@@ -312,6 +330,7 @@ impl TestEngine {
             record: true,
             users: vec![(USERNAME.to_string(), PASSWORD.to_string())],
             rules: Vec::new(),
+            idle_timeout: None,
         }
     }
 

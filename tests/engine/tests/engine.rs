@@ -661,3 +661,22 @@ async fn shutdown_closes_open_connections() {
     assert_eq!(n, 0);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn idle_timeout_closes_a_connection_that_sends_no_request() {
+    let e = TestEngine::builder()
+        .idle_timeout(Some(Duration::from_millis(50)))
+        .start()
+        .await
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(e.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_responses(&mut stream, 1).await[0].0, 404);
+    // Now idle: the engine closes the connection.
+    let mut rest = Vec::new();
+    let n = stream.read_to_end(&mut rest).await.unwrap_or(0);
+    assert_eq!(n, 0);
+}
