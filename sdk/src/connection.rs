@@ -374,6 +374,8 @@ impl ConnectionBuilder {
             b = b.max_retries(n);
         }
         if let Some(url) = &self.proxy_url {
+            // Checked here first: it rejects user information without repeating it.
+            split_url(url, "proxy_url")?;
             let mut proxy = pipeline_core::Proxy::new(url).map_err(Error::from)?;
             match (&self.proxy_username, &self.proxy_password) {
                 (Some(u), Some(p)) => proxy = proxy.basic_auth(u, &p.0),

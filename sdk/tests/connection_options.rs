@@ -621,3 +621,15 @@ async fn proxy_options_tunnel_the_requests_with_basic_auth() {
         "{head}"
     );
 }
+
+#[test]
+fn credentials_in_a_proxy_url_are_rejected_without_being_repeated() {
+    let result = Connection::builder()
+        .url("https://engine.example.com/ovirt-engine/api")
+        .token("t")
+        .proxy_url("http://puser:psecret@proxy.example.com:3128")
+        .build();
+    let err = result.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Config), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("psecret"), "{err}");
+}
