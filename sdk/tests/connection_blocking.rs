@@ -138,3 +138,38 @@ fn dropping_a_blocking_connection_with_a_pending_call_does_not_block() {
     // The handle keeps the background thread alive until it has its answer.
     assert!(pending.wait().is_ok());
 }
+
+#[test]
+fn generated_services_work_through_the_blocking_connection() {
+    let (_rt, e) = engine(6);
+    let conn = connect(&e, 2);
+    let vms_service = conn.system_service().vms_service();
+    let vms = vms_service
+        .list()
+        .search("name=vm-000*")
+        .max(4)
+        .wait()
+        .unwrap();
+    assert_eq!(vms.len(), 4);
+    let pending: Vec<_> = vms
+        .iter()
+        .map(|vm| {
+            vms_service
+                .vm_service(vm.id.as_deref().unwrap())
+                .disk_attachments_service()
+                .list()
+                .send()
+        })
+        .collect();
+    for (want, got) in e.inventory().vms.iter().zip(pending) {
+        let got: Vec<Option<String>> = got.wait().unwrap().into_iter().map(|d| d.id).collect();
+        let want: Vec<Option<String>> = want
+            .disk_attachments
+            .iter()
+            .map(|d| Some(d.id.clone()))
+            .collect();
+        assert_eq!(got, want);
+    }
+    let err = vms_service.vm_service("missing").get().wait().unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
