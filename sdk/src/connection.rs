@@ -397,8 +397,8 @@ impl ConnectionBuilder {
     }
 
     /// Checks the options and creates the connection. No request is made: the login
-    /// happens with the first request. Must be called within a tokio runtime only if the
-    /// HTTP client requires it (it does not today).
+    /// happens with the first request. Building needs no runtime; sending requests needs
+    /// a tokio runtime (or use [`ConnectionBuilder::build_blocking`]).
     pub fn build(self) -> Result<Connection, Error> {
         if self.kerberos {
             return Err(config(
