@@ -215,6 +215,15 @@ fn emit_struct(s: &StructType) -> TokenStream {
             }
             #(#setters)*
         }
+
+        // SAFETY: see `send_sync_leaf_check` in `emit`: every field is an
+        // `Option` of a leaf type checked there to be `Send + Sync`, of a
+        // generated enum, or of `Box`/`Vec`/`List` of generated structs, which
+        // get these same impls. Written out because proving it structurally
+        // overflows the compiler's recursion limit in users' crates (the
+        // struct graph has chains deeper than 128 levels, e.g. `Action`).
+        unsafe impl ::std::marker::Send for #name {}
+        unsafe impl ::std::marker::Sync for #name {}
     }
 }
 
@@ -335,7 +344,22 @@ pub fn emit(model: &Model) -> Result<TokenStream, GenerateError> {
     check_names(model)?;
     let structs = model.structs.iter().map(emit_struct);
     let enums = model.enums.iter().map(emit_enum);
+    // The leaf types the `unsafe impl Send/Sync` of every struct rely on.
+    let send_sync_leaf_check = quote! {
+        const _: fn() = || {
+            fn send_sync<T: ::std::marker::Send + ::std::marker::Sync>() {}
+            send_sync::<bool>();
+            send_sync::<i64>();
+            send_sync::<f64>();
+            send_sync::<::std::string::String>();
+            send_sync::<crate::xml::DateTime>();
+            send_sync::<crate::xml::List<()>>();
+            send_sync::<::std::vec::Vec<()>>();
+            send_sync::<::std::boxed::Box<()>>();
+        };
+    };
     Ok(quote! {
+        #send_sync_leaf_check
         #(#structs)*
         #(#enums)*
     })
