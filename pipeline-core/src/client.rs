@@ -32,8 +32,14 @@ pub(crate) struct Origin {
 impl Origin {
     /// Parses `http://host[:port]` or `https://host[:port]`, with an optional `/` after it.
     pub(crate) fn parse(url: &str, what: &str) -> Result<Origin, Error> {
-        let bad =
-            |why: &str| Error::new(ErrorKind::Config, format!("invalid {what} {url:?}: {why}"));
+        // The URL is echoed in errors, minus any `user:password@` part.
+        let shown = redact_userinfo(url);
+        let bad = |why: &str| {
+            Error::new(
+                ErrorKind::Config,
+                format!("invalid {what} {shown:?}: {why}"),
+            )
+        };
         let (https, rest) = if let Some(r) = strip_prefix_ci(url, "https://") {
             (true, r)
         } else if let Some(r) = strip_prefix_ci(url, "http://") {
@@ -100,6 +106,19 @@ impl Origin {
     }
 }
 
+/// `url` with any user information (`user:password@`) before the host replaced by `***@`,
+/// so that a URL can be shown in an error without leaking a password.
+fn redact_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]).into(),
+        None => url.into(),
+    }
+}
+
 fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
     if s.len() >= p.len() && s.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes()) {
         Some(&s[p.len()..])
@@ -132,7 +151,10 @@ impl Proxy {
         if origin.https {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("invalid proxy URL {url:?}: only http:// proxies are supported"),
+                format!(
+                    "invalid proxy URL {:?}: only http:// proxies are supported",
+                    origin.prefix
+                ),
             ));
         }
         Ok(Proxy {
@@ -624,5 +646,29 @@ impl fmt::Debug for ResponseFuture {
             FutureState::Ready(_) => "ready",
         };
         f.debug_struct("ResponseFuture").field("state", &s).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proxy_url_with_a_password_is_refused_without_showing_the_password() {
+        let err = Proxy::new("http://alice:s3cret@proxy.example:3128").unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("user information"), "{text}");
+        assert!(text.contains("***@proxy.example:3128"), "{text}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("alice"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn urls_without_user_information_are_shown_as_given() {
+        assert_eq!(redact_userinfo("http://h:1/a@b"), "http://h:1/a@b");
+        assert_eq!(redact_userinfo("https://u@h"), "https://***@h");
+        assert_eq!(redact_userinfo("u:p@h"), "***@h");
     }
 }
