@@ -107,8 +107,8 @@ pub trait XmlType {
 /// Reads a primitive or enum element (used by the scalar `FromXml` impls).
 pub fn read_scalar<T: Scalar>(r: &mut XmlReader<'_>, start: &Start<'_>) -> Result<T, XmlError> {
     let pos = r.position();
-    let text = r.text(start)?.unwrap_or_default();
-    T::parse_xml(&text).map_err(|e| {
+    let text = r.text_cow(start)?.unwrap_or_default();
+    T::from_text(text).map_err(|e| {
         XmlError::new(
             format!("element <{}>: {e}", String::from_utf8_lossy(start.tag())),
             pos,

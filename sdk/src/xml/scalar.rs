@@ -1,11 +1,18 @@
 //! Primitive and enum values written as element text or attribute values.
 
+use std::borrow::Cow;
+
 use super::DateTime;
 
 /// A value that travels as text: primitives (WIRE.md R3.7, R3.8) and enums (R3.9).
 pub trait Scalar: Sized {
     /// Parses the text of an element or attribute; the error says what was expected.
     fn parse_xml(text: &str) -> Result<Self, String>;
+    /// Like [`parse_xml`](Self::parse_xml), taking text that may already be owned (readers
+    /// call this one, so a `String` value takes the text without copying it again).
+    fn from_text(text: Cow<'_, str>) -> Result<Self, String> {
+        Self::parse_xml(&text)
+    }
     /// Appends the text form (not yet escaped) to `out`.
     fn write_xml(&self, out: &mut String);
 }
@@ -13,6 +20,9 @@ pub trait Scalar: Sized {
 impl Scalar for String {
     fn parse_xml(text: &str) -> Result<Self, String> {
         Ok(text.to_string())
+    }
+    fn from_text(text: Cow<'_, str>) -> Result<Self, String> {
+        Ok(text.into_owned())
     }
     fn write_xml(&self, out: &mut String) {
         out.push_str(self);
