@@ -196,10 +196,8 @@ fn serve(o: &Options) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             if let Some(pem) = engine.ca_pem() {
-                let path = std::env::temp_dir().join(format!(
-                    "inventory-bench-{}-{n}-ca.pem",
-                    std::process::id()
-                ));
+                let path = std::env::temp_dir()
+                    .join(format!("inventory-bench-{}-{n}-ca.pem", std::process::id()));
                 std::fs::write(&path, pem).map_err(|e| format!("writing the CA: {e}"))?;
                 let _ = writeln!(out, "ca {n} {}", path.display());
             }
@@ -276,7 +274,10 @@ fn start_servers(o: &Options) -> Result<Servers, String> {
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("starting the server process: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout of the server process")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or("no stdout of the server process")?;
     let mut servers = Servers {
         child,
         urls: Vec::new(),
@@ -466,7 +467,13 @@ fn bench(o: &Options) -> Result<(), String> {
         let expected: Counts = inventory
             .vms
             .iter()
-            .map(|vm| (vm.disk_attachments.len(), vm.nics.len(), vm.permissions.len()))
+            .map(|vm| {
+                (
+                    vm.disk_attachments.len(),
+                    vm.nics.len(),
+                    vm.permissions.len(),
+                )
+            })
             .collect();
         let ca = servers
             .cas
@@ -537,7 +544,9 @@ fn print_table(rows: &[Row]) {
     println!(
         "| client | N | RTT ms | connections | pipeline | requests | wall s (median) | ideal bound s | ratio to bound | client CPU s | CPU µs/request | CPU µs/per-VM request |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for r in rows {
         let ratio = if r.bound_s > 0.0 {
             format!("{:.2}", r.wall_s / r.bound_s)
@@ -582,11 +591,7 @@ fn vms_document(vms: usize, doc: &str) -> String {
     });
     if doc == "full" {
         // Every attribute of the model set one level deep, the engine's id and name.
-        let items: Vec<String> = inventory
-            .vms
-            .iter()
-            .map(full_vm)
-            .collect();
+        let items: Vec<String> = inventory.vms.iter().map(full_vm).collect();
         return render::list("vms", items.iter().map(String::as_str));
     }
     let items: Vec<String> = inventory.vms.iter().map(render::vm).collect();
@@ -667,8 +672,11 @@ fn parse_child(mode: &str, file: &Path, runs: usize) -> Result<(), String> {
     };
     let peak = peak_rss().unwrap_or(0);
     println!(
-        "{{\"mode\":\"{mode}\",\"bytes\":{size},\"items\":{items},\"parse_s\":{secs:.6},\"mb_per_s\":{:.1},\"peak_rss\":{peak},\"base_rss\":{base_rss}}}",
-        size as f64 / 1e6 / secs
+        "{{\"mode\":\"{mode}\",\"bytes\":{size},\"items\":{items},\"parse_s\":{secs:.6},\"mb_per_s\":{:.1},\"peak_rss\":{peak},\"base_rss\":{base_rss},\"size_of_vm\":{},\"size_of_cluster\":{},\"size_of_host\":{}}}",
+        size as f64 / 1e6 / secs,
+        std::mem::size_of::<types::Vm>(),
+        std::mem::size_of::<types::Cluster>(),
+        std::mem::size_of::<types::Host>(),
     );
     Ok(())
 }
@@ -730,7 +738,10 @@ fn parse_bench(o: &Options) -> Result<(), String> {
         o.doc,
         size as f64 / 1e6
     );
-    println!("| reader | MB/s (median of {}) | peak RSS MB | peak RSS / document |", o.runs);
+    println!(
+        "| reader | MB/s (median of {}) | peak RSS MB | peak RSS / document |",
+        o.runs
+    );
     println!("| --- | ---: | ---: | ---: |");
     for (mode, line) in &lines {
         let field = |name: &str| -> f64 {
