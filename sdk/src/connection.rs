@@ -37,10 +37,10 @@
 //! then their disk attachments, NICs and permissions: 3,001 requests, figures in
 //! `BENCHMARKS.md`):
 //!
-//! * Wall time follows round trip x requests / (connections x pipeline) within 4-14 % once the
+//! * Wall time follows round trip x requests / (connections x pipeline) within 4-22 % once the
 //!   round trip dominates: at 20 ms, 65 s one request at a time, 13.4 s with 5 connections
 //!   unpipelined, 1.6 s with the defaults (5 x 8), 0.45 s with 5 x 32, 0.23 s with 10 x 40.
-//! * Client CPU per request does not grow with depth (11-15 µs at 0 ms round trip for 5 x 8 up
+//! * Client CPU per request does not grow with depth (11-16 µs at 0 ms round trip for 5 x 8 up
 //!   to 10 x 40), so a deep pipeline costs the client nothing.
 //! * An engine answers the requests of one connection in order, one at a time, so the number of
 //!   connections is the number of requests the engine works on at once; 5 is what the oVirt
