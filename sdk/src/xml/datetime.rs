@@ -63,7 +63,10 @@ impl DateTime {
         }
         let date = NaiveDate::parse_from_str(&text[..10], "%Y-%m-%d")
             .map_err(|e| format!("bad date: {e}"))?;
-        let num = |s: &str| s.parse::<u32>().map_err(|_| format!("bad number `{s}`"));
+        let num = |s: &str| match s.bytes().all(|c| c.is_ascii_digit()) {
+            true => s.parse::<u32>().map_err(|_| format!("bad number `{s}`")),
+            false => Err(format!("bad number `{s}`")),
+        };
         if !text.is_char_boundary(19) || b[13] != b':' || b[16] != b':' {
             return Err("expected hh:mm:ss after the date".into());
         }
@@ -88,7 +91,11 @@ impl DateTime {
         let offset = match rest {
             "" => None,
             "Z" | "z" => Some(FixedOffset::east_opt(0).expect("zero offset")),
-            z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) && &z[3..4] == ":" => {
+            z if z.len() == 6
+                && z.is_ascii()
+                && (z.starts_with('+') || z.starts_with('-'))
+                && &z[3..4] == ":" =>
+            {
                 let secs = (num(&z[1..3])? * 3600 + num(&z[4..6])? * 60) as i32;
                 let secs = if z.starts_with('-') { -secs } else { secs };
                 Some(FixedOffset::east_opt(secs).ok_or("offset out of range")?)
