@@ -28,6 +28,7 @@ mod reader;
 #[doc(hidden)]
 pub mod sample;
 mod scalar;
+mod stream;
 mod writer;
 
 pub use datetime::DateTime;
@@ -36,6 +37,7 @@ pub use reader::{
     from_slice, from_str, from_str_list, from_str_tagged, root_tag, set_link, Start, XmlReader,
 };
 pub use scalar::Scalar;
+pub use stream::ListReader;
 pub use writer::{to_string, to_string_list, to_string_tagged, XmlWriter};
 
 use std::fmt;
