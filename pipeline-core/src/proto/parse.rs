@@ -141,11 +141,15 @@ impl ResponseParser {
     /// more.
     pub(crate) fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ResponseHead>, HeadError> {
         // Tolerate empty lines before a status line (RFC 9112 section 2.2).
-        while buf.starts_with(b"\r\n") {
-            let _ = buf.split_to(2);
-        }
-        while buf.first() == Some(&b'\n') {
-            let _ = buf.split_to(1);
+        // Either form, in any mix, so the result does not depend on how the bytes arrived.
+        loop {
+            if buf.starts_with(b"\r\n") {
+                let _ = buf.split_to(2);
+            } else if buf.first() == Some(&b'\n') {
+                let _ = buf.split_to(1);
+            } else {
+                break;
+            }
         }
         if buf.is_empty() {
             return Ok(None);
@@ -162,7 +166,14 @@ impl ResponseParser {
         let mut res = httparse::Response::new(&mut []);
         let status = httparse::ParserConfig::default()
             .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response_with_uninit_headers(&mut res, buf, headers);
+            // Only the first `max_bytes` are looked at: a head longer than that is too
+            // large whatever comes after, however the bytes were split into reads, and
+            // each call's work stays bounded.
+            .parse_response_with_uninit_headers(
+                &mut res,
+                &buf[..buf.len().min(self.max_bytes)],
+                headers,
+            );
         let len = match status {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => {
@@ -213,6 +224,51 @@ impl ResponseParser {
 mod tests {
     use super::*;
     use crate::proto::testutil::for_every_split;
+
+    /// Feeds `input` in the given pieces, parsing after each, and returns the first
+    /// head or error.
+    fn first_outcome(
+        p: &mut ResponseParser,
+        pieces: &[&[u8]],
+    ) -> Option<Result<ResponseHead, HeadError>> {
+        let mut buf = BytesMut::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            match p.parse(&mut buf) {
+                Ok(None) => {}
+                Ok(Some(h)) => return Some(Ok(h)),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn an_oversized_head_that_is_also_invalid_later_is_too_large_however_it_is_split() {
+        let mut input = b"HTTP/1.1 200 OK\r\nX-Long: ".to_vec();
+        input.extend_from_slice(&[b'a'; 100]);
+        input.extend_from_slice(b"\r\nbad header line\r\n\r\n");
+        for_every_split(&input, |pieces| {
+            let mut p = ResponseParser::new(64, 16);
+            match first_outcome(&mut p, pieces) {
+                Some(Err(HeadError::TooLarge(64))) => {}
+                other => panic!("expected TooLarge(64), got {other:?}"),
+            }
+        });
+    }
+
+    #[test]
+    fn blank_lines_of_both_kinds_before_a_head_do_not_count_against_the_limit() {
+        let mut input = b"\n\r\n".repeat(40);
+        input.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+        for_every_split(&input, |pieces| {
+            let mut p = ResponseParser::new(64, 16);
+            match first_outcome(&mut p, pieces) {
+                Some(Ok(head)) => assert_eq!(head.status, 204),
+                other => panic!("expected the 204 head, got {other:?}"),
+            }
+        });
+    }
 
     #[test]
     fn parses_a_head_split_at_every_offset() {
