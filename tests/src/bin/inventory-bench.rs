@@ -537,7 +537,35 @@ fn bench(o: &Options) -> Result<(), String> {
     }
     drop(servers);
     print_table(&rows);
+    write_chart(&rows);
     Ok(())
+}
+
+/// Draws the README's chart (`docs/inventory.svg`) from the rows of the first N measured.
+fn write_chart(rows: &[Row]) {
+    use ovirt_tests::chart::{write_inventory_svg, InventoryRow};
+    let Some(n) = rows.first().map(|r| r.n) else {
+        return;
+    };
+    let chart: Vec<InventoryRow> = rows
+        .iter()
+        .filter(|r| r.n == n)
+        .map(|r| InventoryRow {
+            series: match (r.connections, r.pipeline) {
+                (1, 1) => "one at a time".to_string(),
+                (c, 1) => format!("{c} connections, no pipelining"),
+                (c, p) => format!("{c} connections x pipeline {p}"),
+            },
+            rtt_ms: r.rtt_ms as f64,
+            wall_ms: r.wall_s * 1000.0,
+            bound_ms: (r.connections * r.pipeline > 1).then_some(r.bound_s * 1000.0),
+        })
+        .collect();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/inventory.svg");
+    match write_inventory_svg(&chart, path) {
+        Ok(()) => eprintln!("inventory-bench: chart of n={n} written to docs/inventory.svg"),
+        Err(e) => eprintln!("inventory-bench: chart not written: {e}"),
+    }
 }
 
 fn print_table(rows: &[Row]) {
