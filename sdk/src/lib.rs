@@ -163,6 +163,7 @@
 pub mod blocking;
 pub mod connection;
 pub mod error;
+pub mod links;
 pub mod service;
 pub mod xml;
 
@@ -196,4 +197,5 @@ pub mod sample {
 
 pub use connection::{Connection, ConnectionBuilder};
 pub use error::Error;
+pub use links::Link;
 pub use xml::List;

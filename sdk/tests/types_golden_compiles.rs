@@ -2,8 +2,10 @@
 //! with Rust keywords and std types (`model-codegen/tests/snapshots/clashes.*`)
 //! compiles against the runtime and round-trips.
 
-// The generated code refers to `crate::xml` (the runtime) and `crate::types`.
+// The generated code refers to `crate::xml` (the runtime), `crate::Link` and `crate::types`.
 use ovirt::xml;
+#[allow(unused_imports)]
+use ovirt::Link;
 
 #[allow(dead_code, missing_docs, clippy::all)]
 mod types {

@@ -98,7 +98,30 @@ fn emit_struct(s: &StructType) -> Result<TokenStream, GenerateError> {
             }
         }
     };
+    // `crate::Link`: a reference carries only `href` (and `id`, when the type has one).
+    let keep_id = s
+        .members
+        .iter()
+        .find(|m| naming::field_name(&m.name) == "id" && !m.ty.list)
+        .map(|m| {
+            let f = naming::field_ident(&m.name);
+            quote!(bare.#f = ::std::clone::Clone::clone(&self.#f);)
+        });
     Ok(quote! {
+        impl crate::Link for crate::types::#name {
+            fn href(&self) -> ::std::option::Option<&str> {
+                self.href.as_deref()
+            }
+            fn is_link(&self) -> bool {
+                self.href.is_some() && {
+                    let mut bare = <Self as ::std::default::Default>::default();
+                    bare.href = ::std::clone::Clone::clone(&self.href);
+                    #keep_id
+                    bare == *self
+                }
+            }
+        }
+
         impl crate::xml::XmlType for crate::types::#name {
             const TAG: &'static str = #tag;
             const LIST_TAG: &'static str = #list_tag;

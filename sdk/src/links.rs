@@ -1,0 +1,124 @@
+//! Links: references and list links in returned objects, and following them.
+//!
+//! An object the engine returns points at others in two ways (WIRE.md R3.6):
+//!
+//! * a **reference** to one object, a struct value carrying only `id` and `href`
+//!   (`<cluster id="123" href="/ovirt-engine/api/clusters/123"/>` in a VM);
+//! * a **list link**, `<link rel="nics" href="/ovirt-engine/api/vms/123/nics"/>`, read as a
+//!   [`List`] with an `href` and no items.
+//!
+//! With the `follow` parameter (`vms_service.vm_service(id).get().follow("nics,cluster")`)
+//! the engine inlines the linked data instead: the list then holds its items and the
+//! reference all its attributes, and [`Link::is_link`] is false.
+//!
+//! [`Link`] tells the two apart; [`Connection::follow_link`] and
+//! [`Connection::follow_link_object`] fetch what a link names (a `GET` of its `href`,
+//! built on [`ServiceContext::follow_list`](crate::service::ServiceContext::follow_list)
+//! and [`follow_object`](crate::service::ServiceContext::follow_object)). Navigation by
+//! path is [`SystemService::service`](crate::services::SystemService::service).
+//!
+//! ```no_run
+//! use ovirt::{Connection, Link};
+//!
+//! # async fn demo(connection: Connection) -> Result<(), ovirt::Error> {
+//! let vm = connection.system_service().vms_service().vm_service("123").get().await?;
+//! if let Some(nics) = vm.nics.as_ref().filter(|n| n.is_link()) {
+//!     let nics = connection.follow_link(nics).await?;
+//!     println!("{} NICs", nics.len());
+//! }
+//! if let Some(cluster) = &vm.cluster {
+//!     let cluster = connection.follow_link_object(cluster.as_ref()).await?;
+//!     println!("cluster {:?}", cluster.name);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use crate::error::{Error, ErrorKind};
+use crate::service::{FollowList, FollowObject, Request, ServiceContext};
+use crate::xml::{FromXml, XmlType};
+use crate::{Connection, List};
+
+/// A value that may be only a link to data on the engine: a [`List`] of a list link or
+/// a reference (every generated struct; a `Box` or `Option` of one).
+pub trait Link {
+    /// Where the linked data can be fetched (`href`), if the engine said.
+    fn href(&self) -> Option<&str>;
+
+    /// `true` when the value is only a link: it has an `href` and no data was read with
+    /// it (a list without items; a struct with nothing set but `href` and `id`). `false`
+    /// for inlined data (`follow`) and for values without `href`.
+    fn is_link(&self) -> bool;
+}
+
+impl<T> Link for List<T> {
+    fn href(&self) -> Option<&str> {
+        self.href.as_deref()
+    }
+
+    fn is_link(&self) -> bool {
+        self.href.is_some() && self.items.is_empty()
+    }
+}
+
+impl<T: Link> Link for Option<T> {
+    fn href(&self) -> Option<&str> {
+        self.as_ref().and_then(Link::href)
+    }
+
+    fn is_link(&self) -> bool {
+        self.as_ref().is_some_and(Link::is_link)
+    }
+}
+
+impl<T: Link> Link for Box<T> {
+    fn href(&self) -> Option<&str> {
+        (**self).href()
+    }
+
+    fn is_link(&self) -> bool {
+        (**self).is_link()
+    }
+}
+
+fn missing_href(what: &str) -> Error {
+    Error::with_message(
+        ErrorKind::InvalidRequest,
+        format!("cannot follow a {what} without href"),
+    )
+}
+
+impl Connection {
+    fn root_context(&self) -> ServiceContext {
+        ServiceContext::root(self.transport())
+    }
+
+    /// A `GET` of the list a list link names (`vm.nics`), read as its items. The request
+    /// may take per-call options (e.g. `.query("follow", "...")`); a list without `href`
+    /// fails when sent with [`ErrorKind::InvalidRequest`], one outside the API base path
+    /// with [`ErrorKind::InvalidPath`].
+    pub fn follow_link<T: FromXml + XmlType + 'static>(
+        &self,
+        list: &List<T>,
+    ) -> Request<FollowList<T>> {
+        let ctx = self.root_context();
+        match list.href.as_deref() {
+            Some(href) => ctx.follow_list(href),
+            None => ctx.request().set_body(Err(missing_href("list link"))),
+        }
+    }
+
+    /// A `GET` of the object a reference names (`vm.cluster`), read as a `T` with all its
+    /// attributes. A reference without `href` fails when sent with
+    /// [`ErrorKind::InvalidRequest`].
+    pub fn follow_link_object<T: Link + FromXml + XmlType + 'static>(
+        &self,
+        reference: &T,
+    ) -> Request<FollowObject<T>> {
+        let ctx = self.root_context();
+        match reference.href() {
+            Some(href) => ctx.follow_object(href),
+            None => ctx.request().set_body(Err(missing_href("reference"))),
+        }
+    }
+}
