@@ -377,4 +377,37 @@ mod tests {
         reader.finish().unwrap();
         assert_eq!(nics[0].mac.as_ref().unwrap().address.as_deref(), Some("m"));
     }
+
+    #[test]
+    fn mutated_documents_never_panic_and_agree_with_the_whole_reader_when_both_succeed() {
+        // A fixed linear congruential generator: the same trials on every run.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) as usize) % bound.max(1)
+        };
+        let alphabet = b"<>/=\"'&;! ?[]-vmsidx\xff\xc3a";
+        for _ in 0..3000 {
+            let mut doc = DOC.as_bytes().to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(doc.len());
+                match next(3) {
+                    0 => doc[at] = alphabet[next(alphabet.len())],
+                    1 => {
+                        doc.remove(at);
+                    }
+                    _ => doc.insert(at, alphabet[next(alphabet.len())]),
+                }
+            }
+            let streamed = read_in_pieces(&doc, 1 + next(40));
+            let whole = std::str::from_utf8(&doc)
+                .ok()
+                .and_then(|t| super::super::from_str_list::<Vm>(t).ok());
+            if let (Ok(streamed), Some(whole)) = (streamed, whole) {
+                assert_eq!(streamed, whole, "{}", String::from_utf8_lossy(&doc));
+            }
+        }
+    }
 }
