@@ -131,6 +131,24 @@ async fn follow_parameter_inlines_nics_that_read_as_data_not_a_link() {
 }
 
 #[tokio::test]
+async fn engine_answers_follow_nics_with_the_nics_inline() {
+    let e = engine().await;
+    let conn = connect(&e);
+    let want = e.inventory().vms[0].clone();
+    let vm_service = conn.system_service().vms_service().vm_service(&want.id);
+    let linked = vm_service.get().await.unwrap();
+    let inlined = vm_service.get().follow("nics").await.unwrap();
+    assert!(linked.nics.is_link());
+    assert!(!inlined.nics.is_link());
+    let followed = conn
+        .follow_link(linked.nics.as_ref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(inlined.nics.as_ref().unwrap().items, followed);
+    assert_eq!(inlined.name, linked.name);
+}
+
+#[tokio::test]
 async fn following_a_link_without_href_is_an_invalid_request_sent_nowhere() {
     let e = engine().await;
     let conn = connect(&e);

@@ -9,6 +9,8 @@
 //! * an inventory of generated data centers, clusters, hosts and VMs, each VM with disk
 //!   attachments, NICs and permissions, as XML documents ([`inventory`]);
 //! * `POST /vms` (add), `POST /vms/{id}/start|stop` (actions), `DELETE /vms/{id}`.
+//! * `GET /vms/{id}?follow=nics`: the VM with its NICs inline (other `follow` values are
+//!   ignored).
 //!
 //! API requests need `Version: 4` (else 400) and a valid bearer token (else 401). Unknown
 //! paths get 404 with an empty body. Every request is recorded ([`TestEngine::requests`]),

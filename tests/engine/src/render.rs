@@ -33,6 +33,21 @@ fn href(collection: &str, id: &str) -> String {
 
 /// `<vm>` element, with list links for its sub-collections (R3.6).
 pub fn vm(vm: &Vm) -> String {
+    xml::to_string(&vm_value(vm))
+}
+
+/// `<vm>` element with its NICs inline instead of the `nics` link, as a real engine
+/// answers `follow=nics` (R3.6).
+pub fn vm_with_nics(vm: &Vm) -> String {
+    let mut value = vm_value(vm);
+    value.nics = Some(List {
+        href: Some(format!("{API_PATH}/vms/{}/nics", vm.id)),
+        items: vm.nics.iter().map(|n| nic_value(&vm.id, n)).collect(),
+    });
+    xml::to_string(&value)
+}
+
+fn vm_value(vm: &Vm) -> types::Vm {
     let id = &vm.id;
     let mut v = types::Vm::new()
         .id(id.as_str())
@@ -60,7 +75,7 @@ pub fn vm(vm: &Vm) -> String {
                 .href(href("hosts", host)),
         );
     }
-    xml::to_string(&v)
+    v
 }
 
 fn vm_ref(vm_id: &str) -> types::Vm {
@@ -88,16 +103,19 @@ pub fn disk_attachment(vm_id: &str, d: &DiskAttachment) -> String {
 
 /// `<nic>` element.
 pub fn nic(vm_id: &str, n: &Nic) -> String {
+    xml::to_string(&nic_value(vm_id, n))
+}
+
+fn nic_value(vm_id: &str, n: &Nic) -> types::Nic {
     let id = &n.id;
-    let value = types::Nic::new()
+    types::Nic::new()
         .id(id.as_str())
         .href(format!("{API_PATH}/vms/{vm_id}/nics/{id}"))
         .name(n.name.as_str())
         .interface(types::NicInterface::Virtio)
         .mac(types::Mac::new().address(n.mac.as_str()))
         .plugged(true)
-        .vm(vm_ref(vm_id));
-    xml::to_string(&value)
+        .vm(vm_ref(vm_id))
 }
 
 /// `<permission>` element.

@@ -541,6 +541,7 @@ fn api(state: &State, method: &Method, rest: &str, query: &str, body: &Bytes) ->
         }
         (&Method::GET, ["vms"]) => list_vms(state, query),
         (&Method::POST, ["vms"]) => add_vm(state, body),
+        (&Method::GET, ["vms", id]) if follows(query, "nics") => vm_with_nics(state, id),
         (&Method::GET, ["vms", id]) => vm_doc(state, id, |d| &d.vm),
         (&Method::DELETE, ["vms", id]) => remove_vm(state, id),
         (&Method::GET, ["vms", id, "diskattachments"]) => {
@@ -577,6 +578,20 @@ fn vm_doc(state: &State, id: &str, pick: impl Fn(&VmDocs) -> &Bytes) -> Reply {
     let data = read(&state.data);
     match data.vm_docs.get(id) {
         Some(docs) => xml(200, pick(docs).clone()),
+        None => empty(404),
+    }
+}
+
+/// Whether the `follow` parameter of `query` names `rel` (R3.6).
+fn follows(query: &str, rel: &str) -> bool {
+    form::get(&form::parse(query), "follow").is_some_and(|f| f.split(',').any(|r| r.trim() == rel))
+}
+
+/// `GET vms/{id}?follow=nics`: the VM with its NICs inline.
+fn vm_with_nics(state: &State, id: &str) -> Reply {
+    let data = read(&state.data);
+    match data.inventory.vm(id) {
+        Some(vm) => xml(200, render::vm_with_nics(vm)),
         None => empty(404),
     }
 }
