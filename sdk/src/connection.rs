@@ -20,8 +20,8 @@
 //! Login is lazy: the first request logs in with the SSO password grant (WIRE R5.1, R5.2)
 //! and every request issued meanwhile waits for that one login. A request answered 401
 //! makes the connection log in again, once for all requests that failed with the same
-//! token, and send each of them once more (R4.5). [`Connection::close`] revokes the token
-//! (R5.3).
+//! token, and send each of them once more (R4.5). [`Connection::close`] lets the requests
+//! in flight finish, then revokes the token (R5.3).
 //!
 //! Every API request carries `Version: 4`, `Accept` and `Content-Type: application/xml`,
 //! `Authorization: Bearer ...`, a `User-Agent` naming this SDK, `All-Content` when the
@@ -55,7 +55,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -364,7 +364,8 @@ impl ConnectionBuilder {
         self
     }
 
-    /// Time limit of the token revocation in [`Connection::close`] (default 10 s).
+    /// Time limit of each of the two steps of [`Connection::close`]: waiting for the requests
+    /// in flight, and the token revocation (default 10 s).
     pub fn logout_timeout(mut self, timeout: Duration) -> Self {
         self.logout_timeout = timeout;
         self
@@ -513,6 +514,8 @@ impl ConnectionBuilder {
             }),
             login_lock: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            idle: tokio::sync::Notify::new(),
             logout_timeout: self.logout_timeout,
         };
         Ok(Connection {
@@ -560,7 +563,29 @@ struct Inner {
     auth: Mutex<AuthState>,
     login_lock: tokio::sync::Mutex<()>,
     closed: AtomicBool,
+    /// Requests sent and not yet finished; `close` waits for them (R5.3).
+    in_flight: AtomicUsize,
+    /// Notified when `in_flight` drops to zero.
+    idle: tokio::sync::Notify,
     logout_timeout: Duration,
+}
+
+/// Counts one request in flight for as long as it lives (its task, or until aborted).
+struct InFlight(Arc<Inner>);
+
+impl InFlight {
+    fn new(inner: &Arc<Inner>) -> InFlight {
+        inner.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(inner.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -644,8 +669,9 @@ impl Connection {
         }
     }
 
-    /// Closes the connection and revokes the token (R5.3), waiting at most the logout
-    /// timeout. Later calls fail; closing again does nothing.
+    /// Closes the connection: new calls fail at once, the requests in flight finish (for at
+    /// most the logout timeout), then the token is revoked (R5.3, for at most the logout
+    /// timeout again). Closing again does nothing.
     pub async fn close(&self) -> Result<(), Error> {
         self.inner.close(true).await
     }
@@ -735,6 +761,7 @@ impl Inner {
         }
         let req = self.request(call);
         let this = self.clone();
+        let in_flight = InFlight::new(self);
         // The exchange runs as a task of its own, so the request keeps moving (through
         // login, back-pressure of the HTTP client, re-login) even while the caller awaits
         // other answers first; dropping the returned future aborts it.
@@ -742,9 +769,13 @@ impl Inner {
             Some((token, generation)) => {
                 // A token is at hand: the request is queued before `send` returns.
                 let pending = self.client.send(with_token(req.clone(), &token));
-                tokio::spawn(this.finish(req, pending, generation, line))
+                tokio::spawn(async move {
+                    let _in_flight = in_flight;
+                    this.finish(req, pending, generation, line).await
+                })
             }
             None => tokio::spawn(async move {
+                let _in_flight = in_flight;
                 let (token, generation) = this.token(None).await?;
                 let pending = this.client.send(with_token(req.clone(), &token));
                 this.finish(req, pending, generation, line).await
@@ -927,10 +958,26 @@ impl Inner {
         }
     }
 
+    /// Returns once no request is in flight.
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     async fn close(&self, logout: bool) -> Result<(), Error> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        // Requests already sent finish first (within the logout timeout), so that the token
+        // is not revoked under them (R5.3); past the timeout the logout goes ahead anyway.
+        let _ = tokio::time::timeout(self.logout_timeout, self.wait_idle()).await;
         let token = lock(&self.auth).token.take();
         match token {
             Some(token) if logout => self.revoke(&token).await,
