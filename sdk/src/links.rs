@@ -12,7 +12,8 @@
 //! reference all its attributes, and [`Link::is_link`] is false.
 //!
 //! [`Link`] tells the two apart; [`Connection::follow_link`] and
-//! [`Connection::follow_link_object`] fetch what a link names (a `GET` of its `href`,
+//! [`Connection::follow_link_object`] (and the same methods of
+//! [`blocking::Connection`](crate::blocking::Connection)) fetch what a link names (a `GET` of its `href`,
 //! built on [`ServiceContext::follow_list`](crate::service::ServiceContext::follow_list)
 //! and [`follow_object`](crate::service::ServiceContext::follow_object)). Navigation by
 //! path is [`SystemService::service`](crate::services::SystemService::service).
@@ -88,11 +89,27 @@ fn missing_href(what: &str) -> Error {
     )
 }
 
-impl Connection {
-    fn root_context(&self) -> ServiceContext {
-        ServiceContext::root(self.transport())
+fn follow_list_at<T: FromXml + XmlType + 'static>(
+    ctx: ServiceContext,
+    list: &List<T>,
+) -> Request<FollowList<T>> {
+    match list.href.as_deref() {
+        Some(href) => ctx.follow_list(href),
+        None => ctx.request().set_body(Err(missing_href("list link"))),
     }
+}
 
+fn follow_object_at<T: Link + FromXml + XmlType + 'static>(
+    ctx: ServiceContext,
+    reference: &T,
+) -> Request<FollowObject<T>> {
+    match reference.href() {
+        Some(href) => ctx.follow_object(href),
+        None => ctx.request().set_body(Err(missing_href("reference"))),
+    }
+}
+
+impl Connection {
     /// A `GET` of the list a list link names (`vm.nics`), read as its items. The request
     /// may take per-call options (e.g. `.query("follow", "...")`); a list without `href`
     /// fails when sent with [`ErrorKind::InvalidRequest`], one outside the API base path
@@ -101,11 +118,7 @@ impl Connection {
         &self,
         list: &List<T>,
     ) -> Request<FollowList<T>> {
-        let ctx = self.root_context();
-        match list.href.as_deref() {
-            Some(href) => ctx.follow_list(href),
-            None => ctx.request().set_body(Err(missing_href("list link"))),
-        }
+        follow_list_at(ServiceContext::root(self.transport()), list)
     }
 
     /// A `GET` of the object a reference names (`vm.cluster`), read as a `T` with all its
@@ -115,10 +128,26 @@ impl Connection {
         &self,
         reference: &T,
     ) -> Request<FollowObject<T>> {
-        let ctx = self.root_context();
-        match reference.href() {
-            Some(href) => ctx.follow_object(href),
-            None => ctx.request().set_body(Err(missing_href("reference"))),
-        }
+        follow_object_at(ServiceContext::root(self.transport()), reference)
+    }
+}
+
+impl crate::blocking::Connection {
+    /// A `GET` of the list a list link names; wait for it with
+    /// [`Wait::wait`](crate::blocking::Wait::wait) (see [`Connection::follow_link`]).
+    pub fn follow_link<T: FromXml + XmlType + 'static>(
+        &self,
+        list: &List<T>,
+    ) -> Request<FollowList<T>> {
+        follow_list_at(self.root_context(), list)
+    }
+
+    /// A `GET` of the object a reference names; wait for it with
+    /// [`Wait::wait`](crate::blocking::Wait::wait) (see [`Connection::follow_link_object`]).
+    pub fn follow_link_object<T: Link + FromXml + XmlType + 'static>(
+        &self,
+        reference: &T,
+    ) -> Request<FollowObject<T>> {
+        follow_object_at(self.root_context(), reference)
     }
 }

@@ -176,3 +176,36 @@ async fn following_a_link_outside_the_api_is_an_invalid_path() {
     assert!(matches!(err.kind(), ErrorKind::InvalidPath), "{err}");
     assert!(e.api_requests().is_empty());
 }
+
+#[test]
+fn blocking_connection_follows_links_too() {
+    use ovirt::blocking::Wait;
+    use ovirt_test_engine::{PASSWORD, USERNAME};
+    // The engine on a runtime of its own (the blocking facade needs none).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let e = rt.block_on(engine());
+    let conn = ovirt::blocking::Connection::builder()
+        .url(e.url())
+        .username(USERNAME)
+        .password(PASSWORD)
+        .build_blocking()
+        .unwrap();
+    let want = e.inventory().vms[0].clone();
+    let vm = conn
+        .system_service()
+        .vms_service()
+        .vm_service(&want.id)
+        .get()
+        .wait()
+        .unwrap();
+    let nics = conn.follow_link(vm.nics.as_ref().unwrap()).wait().unwrap();
+    let expected: Vec<String> = want.nics.iter().map(|n| n.id.clone()).collect();
+    assert_eq!(nic_ids(&nics), expected);
+    let cluster = conn
+        .follow_link_object(vm.cluster.as_deref().unwrap())
+        .wait()
+        .unwrap();
+    assert_eq!(cluster.id.as_deref(), Some(want.cluster_id.as_str()));
+    assert!(cluster.name.is_some());
+    conn.close().unwrap();
+}
