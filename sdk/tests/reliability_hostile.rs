@@ -41,6 +41,7 @@ async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> 
 /// * `big-head`: a response head of 1 MiB;
 /// * `slow`: a good answer written one byte at a time;
 /// * `first`: a good answer followed by a second response that answers no request;
+/// * `endless`: a chunked body that never ends;
 /// * anything else: a good answer.
 async fn hostile_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -75,6 +76,19 @@ async fn hostile_server() -> SocketAddr {
                             let mut out = vm_response("first");
                             out.extend(vm_response("unsolicited"));
                             stream.write_all(&out).await.is_ok()
+                        }
+                        "endless" => {
+                            // A chunked body that never ends, paced so that the client's
+                            // memory stays small until its request timeout.
+                            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n\
+                                        Transfer-Encoding: chunked\r\n\r\n5\r\n<vms>\r\n";
+                            let mut ok = stream.write_all(head.as_bytes()).await.is_ok();
+                            let chunk = "10\r\n<vm id=\"x\"></vm>\r\n";
+                            while ok {
+                                ok = stream.write_all(chunk.as_bytes()).await.is_ok();
+                                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                            }
+                            ok
                         }
                         other => stream.write_all(&vm_response(other)).await.is_ok(),
                     };
@@ -199,4 +213,24 @@ async fn truncated_xml_document_is_an_xml_error_naming_the_request() {
     assert!(matches!(err.kind(), ErrorKind::Xml), "{err:?}");
     assert_names_the_request(&err, "/ovirt-engine/api/vms");
     assert_eq!(good.unwrap().id.as_deref(), Some(vm.as_str()));
+}
+
+#[tokio::test]
+async fn endless_chunked_body_ends_at_the_request_timeout_and_spares_other_requests() {
+    // There is no response size limit (neither in pipeline-core nor in the sdk): the
+    // request timeout is what ends a body that never ends.
+    let addr = hostile_server().await;
+    let conn = Connection::builder()
+        .url(format!("http://{addr}/ovirt-engine/api"))
+        .token("raw-test-token")
+        .connections(4)
+        .pipeline(1)
+        .timeout(std::time::Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let (bad, good) = tokio::join!(get_vm(&conn, "endless"), get_vm(&conn, "good"));
+    let err = bad.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_names_the_request(&err, "/ovirt-engine/api/vms/endless");
+    assert_eq!(good.unwrap(), "good");
 }
