@@ -12,6 +12,11 @@ use bytes::{Bytes, BytesMut};
 
 use crate::{Error, ErrorKind};
 
+/// Compressed bytes fed to the gzip decoder at a time, so that one step's decoded output
+/// stays bounded (deflate expands at most about 1032 times) and the size limit is checked
+/// before a gzip bomb is fully expanded.
+const GZIP_INPUT_STEP: usize = 4096;
+
 /// How many body bytes a connection buffers for a slow reader before it stops reading the
 /// socket.
 pub(crate) const BODY_BUFFER_LIMIT: usize = 256 * 1024;
@@ -184,9 +189,23 @@ pub struct Body {
 
 struct GzipState {
     decoder: flate2::write::GzDecoder<Vec<u8>>,
+    /// Compressed bytes received but not yet fed to the decoder.
+    pending: Bytes,
+    /// Decoded bytes handed out so far.
+    decoded: u64,
+    /// The body size limit, applied to the decoded bytes.
+    limit: Option<u64>,
     /// Error context: `METHOD url`.
     method: crate::Method,
     url: Box<str>,
+}
+
+impl GzipState {
+    /// Counts `n` decoded bytes; false if that passes the limit.
+    fn count(&mut self, n: usize) -> bool {
+        self.decoded = self.decoded.saturating_add(n as u64);
+        self.limit.is_none_or(|max| self.decoded <= max)
+    }
 }
 
 impl Body {
@@ -211,10 +230,14 @@ impl Body {
         }
     }
 
-    /// Makes this body decode gzip transparently.
-    pub(crate) fn gunzip(mut self, method: crate::Method, url: String) -> Body {
+    /// Makes this body decode gzip transparently, failing with
+    /// [`ErrorKind::BodyTooLarge`] once more than `limit` bytes are decoded.
+    pub(crate) fn gunzip(mut self, method: crate::Method, url: String, limit: Option<u64>) -> Body {
         self.gzip = Some(Box::new(GzipState {
             decoder: flate2::write::GzDecoder::new(Vec::new()),
+            pending: Bytes::new(),
+            decoded: 0,
+            limit,
             method,
             url: url.into_boxed_str(),
         }));
@@ -249,6 +272,21 @@ impl Body {
     /// Polls for the next chunk of the (decoded) body; `None` at the end.
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         loop {
+            if let Some(gz) = self.gzip.as_mut().filter(|gz| !gz.pending.is_empty()) {
+                let n = gz.pending.len().min(GZIP_INPUT_STEP);
+                let input = gz.pending.split_to(n);
+                if let Err(e) = gz.decoder.write_all(&input) {
+                    return Poll::Ready(Some(Err(self.gzip_error(e))));
+                }
+                let out = std::mem::take(gz.decoder.get_mut());
+                if !gz.count(out.len()) {
+                    return Poll::Ready(Some(Err(self.gzip_too_large())));
+                }
+                if !out.is_empty() {
+                    return Poll::Ready(Some(Ok(Bytes::from(out))));
+                }
+                continue;
+            }
             let raw = match self.poll_raw(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(r) => r,
@@ -258,27 +296,23 @@ impl Body {
             };
             match raw {
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                Some(Ok(chunk)) => {
-                    if let Err(e) = gz.decoder.write_all(&chunk) {
-                        return Poll::Ready(Some(Err(self.gzip_error(e))));
-                    }
-                    let out = std::mem::take(gz.decoder.get_mut());
-                    if !out.is_empty() {
-                        return Poll::Ready(Some(Ok(Bytes::from(out))));
-                    }
-                }
+                Some(Ok(chunk)) => gz.pending = chunk,
                 None => {
                     let gz = self.gzip.take().map(|g| *g);
-                    let Some(gz) = gz else {
+                    let Some(mut gz) = gz else {
                         return Poll::Ready(None);
                     };
-                    let GzipState {
-                        decoder,
-                        method,
-                        url,
-                    } = gz;
-                    match decoder.finish() {
+                    let finished = std::mem::replace(
+                        &mut gz.decoder,
+                        flate2::write::GzDecoder::new(Vec::new()),
+                    )
+                    .finish();
+                    match finished {
                         Ok(out) => {
+                            if !gz.count(out.len()) {
+                                self.gzip = Some(Box::new(gz));
+                                return Poll::Ready(Some(Err(self.gzip_too_large())));
+                            }
                             self.source = Source::Done(None);
                             if out.is_empty() {
                                 return Poll::Ready(None);
@@ -289,7 +323,7 @@ impl Body {
                             let err = Error::new(ErrorKind::BodyDecode, "invalid gzip body")
                                 .with_source(e)
                                 .processed(true)
-                                .for_request(method, url.into());
+                                .for_request(gz.method, gz.url.into());
                             self.source = Source::Done(Some(err.clone()));
                             return Poll::Ready(Some(Err(err)));
                         }
@@ -305,6 +339,29 @@ impl Body {
         if let Some(gz) = gz {
             err = err.processed(true).for_request(gz.method, gz.url.into());
         }
+        self.source = Source::Done(Some(err.clone()));
+        err
+    }
+
+    /// The decoded body passed its size limit: the body ends with this error. Dropping the
+    /// source lets the connection discard the rest of the (compressed) body.
+    fn gzip_too_large(&mut self) -> Error {
+        let err = match self.gzip.take() {
+            Some(gz) => Error::new(
+                ErrorKind::BodyTooLarge,
+                format!(
+                    "the gzip-decoded response body is larger than the limit of {} bytes \
+                     (max_body_bytes)",
+                    gz.limit.unwrap_or_default()
+                ),
+            )
+            .processed(true)
+            .for_request(gz.method, gz.url.into()),
+            None => Error::new(
+                ErrorKind::BodyTooLarge,
+                "the gzip-decoded response body is larger than max_body_bytes",
+            ),
+        };
         self.source = Source::Done(Some(err.clone()));
         err
     }
@@ -357,5 +414,62 @@ impl fmt::Debug for Body {
             .field("source", &kind)
             .field("gzip", &self.gzip.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Method;
+
+    fn gzip(data: &[u8]) -> Bytes {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        Bytes::from(e.finish().unwrap())
+    }
+
+    fn gunzipped(data: &[u8], limit: Option<u64>) -> Body {
+        Body::full(gzip(data)).gunzip(Method::Get, "http://h/x".into(), limit)
+    }
+
+    #[tokio::test]
+    async fn gzip_decoding_stops_at_the_limit_in_bounded_steps() {
+        let mut body = gunzipped(&vec![0u8; 8 * 1024 * 1024], Some(100_000));
+        let mut handed_out = 0;
+        let e = loop {
+            match body.chunk().await {
+                Ok(Some(c)) => {
+                    // One compressed step never expands to more than deflate's ratio.
+                    assert!(c.len() <= GZIP_INPUT_STEP * 1100, "{}", c.len());
+                    handed_out += c.len();
+                }
+                Ok(None) => panic!("the whole bomb was decoded"),
+                Err(e) => break e,
+            }
+        };
+        assert!(handed_out <= 100_000, "{handed_out}");
+        assert_eq!(e.kind(), ErrorKind::BodyTooLarge);
+        assert!(e.may_have_been_processed());
+        assert_eq!(
+            e.to_string(),
+            "GET http://h/x: the gzip-decoded response body is larger than the limit of \
+             100000 bytes (max_body_bytes)"
+        );
+        // The error is repeated, never followed by more data.
+        assert_eq!(
+            body.chunk().await.unwrap_err().kind(),
+            ErrorKind::BodyTooLarge
+        );
+    }
+
+    #[tokio::test]
+    async fn gzip_body_exactly_at_the_limit_or_unlimited_decodes_whole() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let at = gunzipped(&data, Some(data.len() as u64)).bytes().await;
+        assert_eq!(at.unwrap(), data);
+        let unlimited = gunzipped(&data, None).bytes().await;
+        assert_eq!(unlimited.unwrap(), data);
+        let over = gunzipped(&data, Some(data.len() as u64 - 1)).bytes().await;
+        assert_eq!(over.unwrap_err().kind(), ErrorKind::BodyTooLarge);
     }
 }

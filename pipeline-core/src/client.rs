@@ -196,6 +196,7 @@ pub(crate) struct Config {
     pub(crate) max_headers: usize,
     pub(crate) max_retries: u32,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_body_bytes: Option<u64>,
 }
 
 impl Config {
@@ -226,6 +227,7 @@ pub struct ClientBuilder {
     max_headers: usize,
     max_retries: u32,
     idle_timeout: Option<Duration>,
+    max_body_bytes: Option<u64>,
 }
 
 impl ClientBuilder {
@@ -332,6 +334,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Maximum size of a response body, in bytes (default `None`: no limit; the
+    /// request timeout is then the only bound on an endless body).
+    /// [`Request::max_body_bytes`] overrides it.
+    ///
+    /// The limit applies to the body bytes received (after chunked decoding) and, for a
+    /// gzip body the client decodes, to the decoded bytes too. A `Content-Length` above
+    /// the limit is refused as soon as the response head arrives; a chunked or
+    /// close-delimited body is counted as it arrives, even when the caller streams it or
+    /// dropped it. Past the limit the request fails with [`ErrorKind::BodyTooLarge`] and
+    /// its connection is closed (requests pipelined behind it are handled as for any
+    /// closed connection: retried elsewhere when idempotent). A gzip body whose decoded
+    /// size passes the limit fails the same way when it is read; its connection stays
+    /// open, since its wire bytes were within the limit.
+    pub fn max_body_bytes(mut self, limit: Option<u64>) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
     /// Checks the options and builds the client. Errors are [`ErrorKind::Config`] (or
     /// [`ErrorKind::Tls`] for unreadable certificate files).
     pub fn build(self) -> Result<Client, Error> {
@@ -359,6 +379,7 @@ impl ClientBuilder {
             headers: self.default_headers.clone(),
             body: Bytes::new(),
             timeout: None,
+            max_body_bytes: None,
         };
         probe
             .validate()
@@ -387,6 +408,7 @@ impl ClientBuilder {
             max_headers: self.max_headers,
             max_retries: self.max_retries,
             idle_timeout: self.idle_timeout,
+            max_body_bytes: self.max_body_bytes,
         };
         let pool = Pool::new(config, capacity);
         Ok(Client {
@@ -403,6 +425,7 @@ impl fmt::Debug for ClientBuilder {
             .field("pipeline_depth", &self.pipeline_depth)
             .field("insecure", &self.insecure)
             .field("proxy", &self.proxy)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -447,6 +470,7 @@ impl Client {
             max_headers: 100,
             max_retries: 3,
             idle_timeout: Some(Duration::from_secs(90)),
+            max_body_bytes: None,
         }
     }
 

@@ -138,6 +138,9 @@ enum ReadState {
         decoder: Decoder,
         sink: Sink,
         keep_alive: bool,
+        /// Body bytes received so far (after chunked decoding), checked against `limit`.
+        received: u64,
+        limit: Option<u64>,
     },
 }
 
@@ -154,6 +157,8 @@ enum BodyStep {
     End,
     /// The chunked framing is invalid.
     Invalid(&'static str),
+    /// The body passed its size limit.
+    TooLarge(u64),
 }
 
 /// Why the connection stops.
@@ -190,6 +195,17 @@ impl Exit {
             culprit: Some((idx, e)),
         }
     }
+}
+
+/// The error of a response whose body passed its size limit.
+fn too_large(max: u64) -> Error {
+    Error::new(
+        ErrorKind::BodyTooLarge,
+        format!(
+            "the response body is larger than the limit of {max} bytes (max_body_bytes); \
+             the connection was closed"
+        ),
+    )
 }
 
 fn closed_before_response() -> Error {
@@ -631,6 +647,7 @@ impl Conn {
             return Ok(());
         }
         let method = front.job.method;
+        let limit = front.job.max_body;
         let framing = head
             .framing(method)
             .map_err(|e| Exit::culprit(0, Error::new(ErrorKind::Malformed, format!("{e:?}"))))?;
@@ -670,7 +687,18 @@ impl Conn {
                     Err(self.after_close())
                 };
             }
-            Framing::Length(n) => Decoder::length(n),
+            Framing::Length(n) => {
+                if let Some(max) = limit.filter(|&max| n > max) {
+                    // Refused before reading any of it: the connection's place in the
+                    // stream is lost, so it closes (the others are retried elsewhere).
+                    tracing::debug!(
+                        conn = self.id,
+                        "dispatch: Content-Length {n} is over the body limit {max}"
+                    );
+                    return Err(Exit::culprit(0, too_large(max)));
+                }
+                Decoder::length(n)
+            }
             Framing::Chunked => Decoder::chunked(),
             Framing::Eof => Decoder::eof(),
         };
@@ -687,6 +715,8 @@ impl Conn {
             decoder,
             sink,
             keep_alive,
+            received: 0,
+            limit,
         };
         Ok(())
     }
@@ -705,7 +735,7 @@ impl Conn {
             } else {
                 String::new()
             };
-            body = body.gunzip(front.job.method, url);
+            body = body.gunzip(front.job.method, url, front.job.max_body);
             headers.remove("content-encoding");
             headers.remove("content-length");
         }
@@ -726,11 +756,13 @@ impl Conn {
             mut decoder,
             mut sink,
             keep_alive,
+            mut received,
+            limit,
         } = std::mem::replace(&mut self.read, ReadState::Head)
         else {
             return Ok(true);
         };
-        let step = self.body_step(cx, &mut decoder, &mut sink);
+        let step = self.body_step(cx, &mut decoder, &mut sink, &mut received, limit);
         if step == BodyStep::End {
             *progressed = true;
             self.complete_body(&mut sink);
@@ -745,6 +777,8 @@ impl Conn {
             decoder,
             sink,
             keep_alive,
+            received,
+            limit,
         };
         match step {
             BodyStep::Blocked => {
@@ -760,6 +794,13 @@ impl Conn {
                 0,
                 Error::new(ErrorKind::Malformed, format!("invalid chunked body: {why}")),
             )),
+            BodyStep::TooLarge(max) => {
+                tracing::debug!(
+                    conn = self.id,
+                    "dispatch: response body passed the limit {max}; closing the connection"
+                );
+                Err(Exit::culprit(0, too_large(max)))
+            }
         }
     }
 
@@ -769,6 +810,8 @@ impl Conn {
         cx: &mut Context<'_>,
         decoder: &mut Decoder,
         sink: &mut Sink,
+        received: &mut u64,
+        limit: Option<u64>,
     ) -> BodyStep {
         if let Sink::Stream(s) = sink {
             if s.poll_capacity(cx).is_pending() {
@@ -779,6 +822,10 @@ impl Conn {
             Err(e) => BodyStep::Invalid(e.0),
             Ok(Decoded::End) => BodyStep::End,
             Ok(Decoded::Data(b)) => {
+                *received = received.saturating_add(b.len() as u64);
+                if let Some(max) = limit.filter(|&max| *received > max) {
+                    return BodyStep::TooLarge(max);
+                }
                 match sink {
                     Sink::Pending { first, rest, .. } => {
                         if first.is_none() && rest.is_empty() {

@@ -33,6 +33,11 @@ pub enum ErrorKind {
     InvalidRequest,
     /// The client's connection task ended unexpectedly (for example its runtime shut down).
     Canceled,
+    /// The response body is larger than the body size limit
+    /// (`ClientBuilder::max_body_bytes` or `Request::max_body_bytes`): announced by
+    /// `Content-Length`, counted on the wire, or counted after gzip decoding. The
+    /// connection it arrived on is closed.
+    BodyTooLarge,
 }
 
 type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;

@@ -97,7 +97,8 @@
 //! # Connection failure
 //!
 //! A `Connection: close` from the server, an `HTTP/1.0` response without keep-alive, an
-//! idle close, a reset, a malformed response and a request timeout all end the connection.
+//! idle close, a reset, a malformed response, a request timeout and a response body over
+//! [`max_body_bytes`](ClientBuilder::max_body_bytes) all end the connection.
 //! Then, for the requests that were on it and not yet answered:
 //!
 //! * a request never written is queued again, never failed;
@@ -106,8 +107,8 @@
 //!   fresh connection goes alone; pipelining on that connection resumes after its answer;
 //! * a written non-idempotent request fails with [`ErrorKind::Closed`] and
 //!   [`Error::may_have_been_processed`] returning true;
-//! * the request that caused the failure (malformed response, timeout) fails with that
-//!   error.
+//! * the request that caused the failure (malformed response, timeout, body too large)
+//!   fails with that error.
 //!
 //! The [request timeout](ClientBuilder::request_timeout) covers the whole exchange,
 //! response body included: a server stalling mid-body hits it. A pipelined request that
@@ -129,9 +130,9 @@
 //!
 //! Every future resolves, with a [`Response`] or an [`Error`]. An error names the method
 //! and URL, says what failed ([`ErrorKind`]: connect, TLS, timeout, malformed response,
-//! closed before the response, body decoding, header limits, proxy) and whether the
-//! request [may have been processed](Error::may_have_been_processed). No bytes from the
-//! network can make the client panic. Errors and `Debug` output never contain header
+//! closed before the response, body decoding, header limits, body size limit, proxy) and
+//! whether the request [may have been processed](Error::may_have_been_processed). No bytes
+//! from the network can make the client panic. Errors and `Debug` output never contain header
 //! values of `Authorization`, `Proxy-Authorization` or `Cookie`, nor proxy credentials.
 //!
 //! # TLS and proxies

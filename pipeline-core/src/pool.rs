@@ -32,6 +32,8 @@ pub(crate) struct Job {
     /// Nothing else may be written on its connection until its final status arrives
     /// (non-idempotent requests, and a retried request on a connection not yet proven).
     pub(crate) exclusive: bool,
+    /// The response body size limit (`None`: unlimited).
+    pub(crate) max_body: Option<u64>,
     /// Its share of `max_connections x pipeline_depth`; released when the job is dropped.
     _permit: OwnedSemaphorePermit,
 }
@@ -169,6 +171,7 @@ impl Pool {
             attempts: 0,
             bounces: 0,
             exclusive: false,
+            max_body: request.max_body_bytes.unwrap_or(self.config.max_body_bytes),
             _permit: permit,
         };
         {

@@ -21,6 +21,7 @@ pub struct Request {
     pub(crate) headers: Headers,
     pub(crate) body: Bytes,
     pub(crate) timeout: Option<Option<Duration>>,
+    pub(crate) max_body_bytes: Option<Option<u64>>,
 }
 
 impl Request {
@@ -33,6 +34,7 @@ impl Request {
             headers: Headers::new(),
             body: Bytes::new(),
             timeout: None,
+            max_body_bytes: None,
         }
     }
 
@@ -76,6 +78,13 @@ impl Request {
     /// Overrides the client's request timeout for this request (`None`: no timeout).
     pub fn timeout(mut self, timeout: Option<Duration>) -> Request {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Overrides the client's response body size limit for this request (`None`: no
+    /// limit). See [`ClientBuilder::max_body_bytes`](crate::ClientBuilder::max_body_bytes).
+    pub fn max_body_bytes(mut self, limit: Option<u64>) -> Request {
+        self.max_body_bytes = Some(limit);
         self
     }
 
@@ -142,6 +151,7 @@ impl fmt::Debug for Request {
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
             .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }
 }
