@@ -164,6 +164,7 @@ pub struct ConnectionBuilder {
     kerberos: bool,
     logout_timeout: Duration,
     max_retries: Option<u32>,
+    max_body_bytes: Option<u64>,
 }
 
 impl fmt::Debug for ConnectionBuilder {
@@ -194,6 +195,7 @@ impl fmt::Debug for ConnectionBuilder {
             .field("sso_url", &self.sso_url)
             .field("sso_revoke_url", &self.sso_revoke_url)
             .field("sso_token_name", &self.sso_token_name)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -224,6 +226,7 @@ impl Default for ConnectionBuilder {
             kerberos: false,
             logout_timeout: Duration::from_secs(10),
             max_retries: None,
+            max_body_bytes: None,
         }
     }
 }
@@ -378,6 +381,16 @@ impl ConnectionBuilder {
         self
     }
 
+    /// Maximum size of a response body, in bytes, as received and once gzip-decoded
+    /// (default `None`: no limit, the timeout is then the only bound). A larger response
+    /// fails with [`ErrorKind::ResponseTooLarge`](crate::ErrorKind::ResponseTooLarge) and
+    /// its connection is closed; other requests on it are retried as after any connection
+    /// failure.
+    pub fn max_body_bytes(mut self, limit: Option<u64>) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
     fn client(&self, origin: &str) -> Result<pipeline_core::Client, Error> {
         let any_ca = !self.ca_files.is_empty() || !self.ca_pems.is_empty();
         let mut b = pipeline_core::Client::builder(origin)
@@ -388,7 +401,8 @@ impl ConnectionBuilder {
             .default_header("User-Agent", USER_AGENT)
             .gzip(self.compress)
             .tls_system_roots(self.system_roots.unwrap_or(!any_ca))
-            .insecure(self.insecure);
+            .insecure(self.insecure)
+            .max_body_bytes(self.max_body_bytes);
         for pem in &self.ca_pems {
             b = b.add_ca_pem(pem.clone());
         }

@@ -52,6 +52,10 @@ pub enum ErrorKind {
     Connection,
     /// The HTTP response was malformed (bad head, bad chunking, too large headers, bad gzip).
     Protocol,
+    /// The response body is larger than
+    /// [`ConnectionBuilder::max_body_bytes`](crate::ConnectionBuilder::max_body_bytes)
+    /// (as received, or once gzip-decoded). The connection it arrived on was closed.
+    ResponseTooLarge,
     /// The response is not the XML document expected: see [`Error::content_type`] and
     /// [`Error::body_excerpt`] (WIRE R4.4).
     UnexpectedResponse,
@@ -76,6 +80,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timed out",
             ErrorKind::Connection => "connection failed",
             ErrorKind::Protocol => "malformed HTTP response",
+            ErrorKind::ResponseTooLarge => "response body too large",
             ErrorKind::UnexpectedResponse => "unexpected response",
             ErrorKind::Xml => "invalid XML",
             ErrorKind::InvalidRequest => "invalid request",
@@ -257,6 +262,7 @@ impl From<pipeline_core::Error> for Error {
             K::Config => ErrorKind::Config,
             K::Malformed | K::BodyDecode | K::HeaderLimit => ErrorKind::Protocol,
             K::InvalidRequest => ErrorKind::InvalidRequest,
+            K::BodyTooLarge => ErrorKind::ResponseTooLarge,
             _ => ErrorKind::Connection,
         };
         let mut err = Error::new(kind).processed(e.may_have_been_processed());

@@ -217,8 +217,8 @@ async fn truncated_xml_document_is_an_xml_error_naming_the_request() {
 
 #[tokio::test]
 async fn endless_chunked_body_ends_at_the_request_timeout_and_spares_other_requests() {
-    // There is no response size limit (neither in pipeline-core nor in the sdk): the
-    // request timeout is what ends a body that never ends.
+    // Without a response size limit (`max_body_bytes`, off by default) the request timeout
+    // is what ends a body that never ends.
     let addr = hostile_server().await;
     let conn = Connection::builder()
         .url(format!("http://{addr}/ovirt-engine/api"))
@@ -232,5 +232,26 @@ async fn endless_chunked_body_ends_at_the_request_timeout_and_spares_other_reque
     let err = bad.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert_names_the_request(&err, "/ovirt-engine/api/vms/endless");
+    assert_eq!(good.unwrap(), "good");
+}
+
+#[tokio::test]
+async fn endless_chunked_body_fails_at_the_size_limit_and_spares_other_requests() {
+    // No timeout: the size limit alone ends the body that never ends.
+    let addr = hostile_server().await;
+    let conn = Connection::builder()
+        .url(format!("http://{addr}/ovirt-engine/api"))
+        .token("raw-test-token")
+        .connections(4)
+        .pipeline(1)
+        .max_body_bytes(Some(1024))
+        .build()
+        .unwrap();
+    let (bad, good) = tokio::join!(get_vm(&conn, "endless"), get_vm(&conn, "good"));
+    let err = bad.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::ResponseTooLarge), "{err:?}");
+    assert!(err.may_have_been_processed(), "{err:?}");
+    assert_names_the_request(&err, "/ovirt-engine/api/vms/endless");
+    assert!(err.to_string().contains("1024"), "{err}");
     assert_eq!(good.unwrap(), "good");
 }
