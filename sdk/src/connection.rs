@@ -383,7 +383,7 @@ impl ConnectionBuilder {
 
     /// Maximum size of a response body, in bytes, as received and once gzip-decoded
     /// (default `None`: no limit, the timeout is then the only bound). A larger response
-    /// fails with [`ErrorKind::ResponseTooLarge`](crate::ErrorKind::ResponseTooLarge) and
+    /// fails with [`ErrorKind::ResponseTooLarge`] and
     /// its connection is closed; other requests on it are retried as after any connection
     /// failure.
     pub fn max_body_bytes(mut self, limit: Option<u64>) -> Self {
