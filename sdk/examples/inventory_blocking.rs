@@ -11,80 +11,16 @@
 //! ```
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use ovirt::blocking::{Connection, Wait};
+use ovirt::blocking::Wait;
 use ovirt::services::SystemService;
-use ovirt::{ConnectionBuilder, Error};
 
-/// What one VM has.
-#[derive(Debug, PartialEq, Eq)]
-struct VmCounts {
-    name: String,
-    disks: usize,
-    nics: usize,
-    permissions: usize,
-}
-
-#[derive(Debug)]
-struct Options {
-    url: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    ca_file: Option<String>,
-    insecure: bool,
-    connections: usize,
-    pipeline: usize,
-    vms: usize,
-    rtt: Duration,
-}
-
-const USAGE: &str = "usage: inventory_blocking [--vms N] [--rtt-ms MS] [--connections C] [--pipeline P]
-       inventory_blocking --url URL --username USER --password PASS [--ca-file FILE | --insecure] [--connections C] [--pipeline P]";
-
-fn parse_args() -> Result<Options, String> {
-    let mut o = Options {
-        url: None,
-        username: None,
-        password: None,
-        ca_file: None,
-        insecure: false,
-        connections: 1,
-        pipeline: 16,
-        vms: 100,
-        rtt: Duration::from_millis(10),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        let number = |name: &str, v: String| {
-            v.parse::<usize>()
-                .map_err(|_| format!("{name} needs a whole number, got {v:?}"))
-        };
-        match arg.as_str() {
-            "--url" => o.url = Some(value("--url")?),
-            "--username" => o.username = Some(value("--username")?),
-            "--password" => o.password = Some(value("--password")?),
-            "--ca-file" => o.ca_file = Some(value("--ca-file")?),
-            "--insecure" => o.insecure = true,
-            "--connections" => o.connections = number("--connections", value("--connections")?)?,
-            "--pipeline" => o.pipeline = number("--pipeline", value("--pipeline")?)?,
-            "--vms" => o.vms = number("--vms", value("--vms")?)?,
-            "--rtt-ms" => {
-                o.rtt = Duration::from_millis(number("--rtt-ms", value("--rtt-ms")?)? as u64)
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if o.url.is_some() && (o.username.is_none() || o.password.is_none()) {
-        return Err("--url needs --username and --password".to_string());
-    }
-    if o.ca_file.is_some() && o.insecure {
-        return Err("--ca-file and --insecure exclude each other".to_string());
-    }
-    Ok(o)
-}
+mod inventory_common;
+use inventory_common::{
+    builder, check, main_with, print_inventory, print_setup, print_times, Options, VmCounts,
+};
+use ovirt::Error;
 
 /// The inventory with every sub-collection request on its way before the first wait.
 fn pipelined(system: &SystemService) -> Result<(Vec<VmCounts>, usize), Error> {
@@ -130,20 +66,8 @@ fn one_at_a_time(system: &SystemService) -> Result<(Vec<VmCounts>, usize), Error
     Ok((counts, 1 + 3 * vms.len()))
 }
 
-fn options(o: &Options, url: String) -> ConnectionBuilder {
-    let mut b = Connection::builder()
-        .url(url)
-        .connections(o.connections)
-        .pipeline(o.pipeline)
-        .insecure(o.insecure);
-    if let Some(f) = &o.ca_file {
-        b = b.ca_file(f);
-    }
-    b
-}
-
 fn real_engine(o: &Options) -> Result<(), Error> {
-    let conn = options(o, o.url.clone().unwrap_or_default())
+    let conn = builder(o, o.url.clone().unwrap_or_default())
         .username(o.username.clone().unwrap_or_default())
         .password(o.password.clone().unwrap_or_default())
         .build_blocking()?;
@@ -153,16 +77,7 @@ fn real_engine(o: &Options) -> Result<(), Error> {
     let seconds = start.elapsed().as_secs_f64();
     let close = conn.close();
     let (counts, requests) = result?;
-    for c in &counts {
-        println!(
-            "{} disks={} nics={} permissions={}",
-            c.name, c.disks, c.nics, c.permissions
-        );
-    }
-    println!(
-        "vms={} requests={requests} seconds={seconds:.3}",
-        counts.len()
-    );
+    print_inventory(&counts, requests, seconds);
     close
 }
 
@@ -184,7 +99,7 @@ fn embedded(o: &Options) -> Result<(), String> {
             .map_err(|e| format!("latency emulator: {e}"))?;
         Ok::<_, String>((engine, proxy))
     })?;
-    let conn = options(o, engine.url_via(proxy.addr()))
+    let conn = builder(o, engine.url_via(proxy.addr()))
         .username(USERNAME)
         .password(PASSWORD)
         .ca_pem(engine.ca_pem().unwrap_or_default().as_bytes().to_vec())
@@ -192,45 +107,17 @@ fn embedded(o: &Options) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     conn.authenticate().map_err(|e| e.to_string())?;
     let system = conn.system_service();
-    println!(
-        "test engine: {} VMs, RTT {:?}, {} connection(s), pipeline depth {}",
-        o.vms, o.rtt, o.connections, o.pipeline
-    );
+    print_setup(o);
 
     let start = Instant::now();
-    let (slow, requests) = one_at_a_time(&system).map_err(|e| e.to_string())?;
+    let (slow, _) = one_at_a_time(&system).map_err(|e| e.to_string())?;
     let sequential = start.elapsed();
-    println!(
-        "one at a time: {requests} requests in {:.3} s",
-        sequential.as_secs_f64()
-    );
 
     let start = Instant::now();
     let (fast, requests) = pipelined(&system).map_err(|e| e.to_string())?;
-    let pipelined_time = start.elapsed();
-    println!(
-        "pipelined:     {requests} requests in {:.3} s",
-        pipelined_time.as_secs_f64()
-    );
-    println!(
-        "speedup: {:.1}x",
-        sequential.as_secs_f64() / pipelined_time.as_secs_f64().max(1e-9)
-    );
+    print_times(requests, sequential, start.elapsed());
 
-    let expected: Vec<VmCounts> = engine
-        .inventory()
-        .vms
-        .iter()
-        .map(|vm| VmCounts {
-            name: vm.name.clone(),
-            disks: vm.disk_attachments.len(),
-            nics: vm.nics.len(),
-            permissions: vm.permissions.len(),
-        })
-        .collect();
-    if slow != expected || fast != expected {
-        return Err("the inventory read does not match the engine's".to_string());
-    }
+    check(&engine, &slow, &fast)?;
     conn.close().map_err(|e| e.to_string())?;
     drop(conn);
     servers.block_on(async move {
@@ -241,26 +128,11 @@ fn embedded(o: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args() {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("error: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
+    main_with("inventory_blocking", |o| {
+        if o.url.is_some() {
+            real_engine(o).map_err(|e| e.to_string())
+        } else {
+            embedded(o)
         }
-    };
-    let result = if o.url.is_some() {
-        real_engine(&o).map_err(|e| e.to_string())
-    } else {
-        embedded(&o)
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
