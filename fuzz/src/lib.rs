@@ -1,10 +1,10 @@
 //! Harnesses of the fuzz targets.
 //!
-//! pipeline-core keeps its sans-I/O codec private and exposes no parsing entry point, so
+//! http1-pipeline keeps its sans-I/O codec private and exposes no parsing entry point, so
 //! this crate compiles the codec's own source files (`src/proto/parse.rs`,
 //! `src/proto/decode.rs` and the `Headers` and `Method` types they use) into a module of
-//! its own with `#[path]`: the fuzzer runs exactly pipeline-core's code without any
-//! addition to pipeline-core's API.
+//! its own with `#[path]`: the fuzzer runs exactly http1-pipeline's code without any
+//! addition to http1-pipeline's API.
 
 #![allow(clippy::all)]
 
@@ -18,7 +18,7 @@ mod method;
 pub use headers::Headers;
 pub use method::Method;
 
-/// pipeline-core's codec (its `src/proto/` files).
+/// http1-pipeline's codec (its `src/proto/` files).
 #[allow(dead_code, unused_imports)]
 mod proto {
     pub(crate) use super::{decode, parse};
@@ -45,7 +45,7 @@ pub enum Event {
     Body(Vec<u8>),
     /// The response said the connection ends after it.
     Close,
-    /// A head error. Its kind is not compared: pipeline-core reports a head that is both
+    /// A head error. Its kind is not compared: http1-pipeline reports a head that is both
     /// over `max_header_bytes` and invalid further on as malformed when it sees it whole,
     /// and as too large when it arrives in pieces (reported to the maintainers; found by
     /// this target).
@@ -73,7 +73,7 @@ enum State {
     Done,
 }
 
-/// Runs pipeline-core's parser and decoders over `pieces` as its connection task does
+/// Runs http1-pipeline's parser and decoders over `pieces` as its connection task does
 /// (parse a head, decode its body, the next head follows in the same buffer) and returns
 /// what happened. Panics if a decoder makes no progress or breaks its framing.
 pub fn transcript(

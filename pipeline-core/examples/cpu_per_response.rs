@@ -1,11 +1,11 @@
 //! Measures the client's CPU time per 1 KiB response with pipelining, against a fast raw
 //! server on 127.0.0.1 running on another thread.
 //!
-//! `cargo run --release -p pipeline-core --example cpu_per_response -- [requests] [conns] [depth]`
+//! `cargo run --release -p http1-pipeline --example cpu_per_response -- [requests] [conns] [depth]`
 
 use std::time::Instant;
 
-use pipeline_core::{Client, Request};
+use http1_pipeline::{Client, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// CPU time of the calling thread, in nanoseconds (Linux `schedstat`).

@@ -1,9 +1,9 @@
-//! pipeline-core with a REST API that has nothing to do with oVirt: a tiny JSON "todo"
+//! http1-pipeline with a REST API that has nothing to do with oVirt: a tiny JSON "todo"
 //! service on hyper, in this process on 127.0.0.1, and a client that creates todos with
 //! `POST`, then pipelines `PUT`s and `GET`s over two connections.
 //!
 //! ```text
-//! cargo run -p pipeline-core --example rest_api
+//! cargo run -p http1-pipeline --example rest_api
 //! ```
 //!
 //! The service:
@@ -26,12 +26,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use http1_pipeline::{Client, Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use pipeline_core::{Client, Method, Request};
 
 /// The server's state: the todos by id, and counters to show what the client did.
 #[derive(Default)]
@@ -140,7 +140,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .max_connections(2)
         .pipeline_depth(16)
         .default_header("Accept", "application/json")
-        .default_header("User-Agent", "pipeline-core-rest-example/1")
+        .default_header("User-Agent", "http1-pipeline-rest-example/1")
         .build()?;
 
     // POST is not idempotent: each one goes alone on an idle connection, and nothing is

@@ -1,13 +1,19 @@
-//! An HTTP/1.1 client for one origin that really pipelines: it keeps a few persistent
-//! connections and writes several requests on each before the first response arrives,
-//! matching responses to requests first in, first out (RFC 9112 section 9.3).
+//! `http1-pipeline`: an async HTTP/1.1 client for talking to one REST API fast. It keeps a
+//! few persistent connections to one origin and writes several requests on each before the
+//! first response arrives (HTTP/1.1 pipelining), matching responses to requests first in,
+//! first out (RFC 9112 section 9.3). Many clients never pipeline, because a broken connection
+//! or a misbehaving server can hand a response to the wrong request; this crate pipelines only
+//! requests that are safe to repeat and keeps the matching strict.
 //!
-//! It knows nothing about any particular API: a [`Request`] is a method, a path with query,
+//! It was written for the oVirt Engine SDK (the `ovirt` crate) but knows nothing of oVirt,
+//! XML or any particular API: it runs on tokio, with rustls for `https`.
+//!
+//! A [`Request`] is a method, a path with query,
 //! headers and body bytes; a [`Response`] is a status, headers and a [`Body`] read whole or
 //! as a stream of chunks.
 //!
 //! ```
-//! use pipeline_core::{Client, Request};
+//! use http1_pipeline::{Client, Request};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]

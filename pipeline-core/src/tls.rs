@@ -56,7 +56,7 @@ pub(crate) fn client_config(
                 format!(
                     "no trusted certificate authority for https: {}",
                     if system_roots && !DEFAULT_ROOTS {
-                        "this build of pipeline-core has neither the `native-roots` nor the \
+                        "this build of http1-pipeline has neither the `native-roots` nor the \
                          `webpki-roots` feature; enable one, or add a CA with add_ca_pem or add_ca_file"
                     } else {
                         "add a CA with add_ca_pem or add_ca_file, or turn tls_system_roots on"

@@ -2,10 +2,10 @@
 
 mod support;
 
-use pipeline_core::{Client, ErrorKind, Method, Request};
+use http1_pipeline::{Client, ErrorKind, Method, Request};
 use support::{within, Server};
 
-fn client(server: &Server) -> pipeline_core::ClientBuilder {
+fn client(server: &Server) -> http1_pipeline::ClientBuilder {
     Client::builder(&server.url())
 }
 
@@ -274,11 +274,11 @@ fn public_types_are_send_sync_and_unpin_where_promised() {
     fn send_sync<T: Send + Sync + 'static>() {}
     fn send_unpin<T: Send + Unpin + 'static>() {}
     send_sync::<Client>();
-    send_sync::<pipeline_core::Error>();
+    send_sync::<http1_pipeline::Error>();
     send_sync::<Request>();
-    send_unpin::<pipeline_core::ResponseFuture>();
-    send_unpin::<pipeline_core::Body>();
-    send_unpin::<pipeline_core::Response>();
+    send_unpin::<http1_pipeline::ResponseFuture>();
+    send_unpin::<http1_pipeline::Body>();
+    send_unpin::<http1_pipeline::Response>();
 }
 
 #[tokio::test]

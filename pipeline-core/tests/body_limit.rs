@@ -4,7 +4,7 @@
 
 mod support;
 
-use pipeline_core::{Client, Error, ErrorKind, Request};
+use http1_pipeline::{Client, Error, ErrorKind, Request};
 use support::{within, Conn, Server};
 use tokio::sync::mpsc;
 

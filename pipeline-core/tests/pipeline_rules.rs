@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::{Client, ErrorKind, Method, Request};
+use http1_pipeline::{Client, ErrorKind, Method, Request};
 use support::{within, Server};
 use tokio::sync::mpsc;
 

@@ -15,7 +15,7 @@ mod support;
 use std::io::Write;
 use std::time::Duration;
 
-use pipeline_core::{Client, ErrorKind, Request};
+use http1_pipeline::{Client, ErrorKind, Request};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use support::{within, Server};

@@ -2,7 +2,7 @@
 
 mod support;
 
-use pipeline_core::{Client, ErrorKind, Proxy, Request};
+use http1_pipeline::{Client, ErrorKind, Proxy, Request};
 use support::tls::{echo_server, pki};
 use support::{within, Server};
 use tokio::sync::mpsc;
@@ -30,7 +30,7 @@ async fn trusted_ca_from_a_file_is_accepted() {
     within(async {
         let pki = pki(&["localhost"]);
         let addr = echo_server(pki.server_config.clone()).await;
-        let path = std::env::temp_dir().join(format!("pipeline-core-ca-{}.pem", addr.port()));
+        let path = std::env::temp_dir().join(format!("http1-pipeline-ca-{}.pem", addr.port()));
         std::fs::write(&path, &pki.ca_pem).unwrap();
         let client = Client::builder(&format!("https://localhost:{}", addr.port()))
             .tls_system_roots(false)

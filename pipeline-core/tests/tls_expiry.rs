@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use pipeline_core::{Client, ErrorKind, Request};
+use http1_pipeline::{Client, ErrorKind, Request};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
     KeyUsagePurpose,
@@ -22,7 +22,7 @@ fn expired_pki() -> (String, Arc<rustls::ServerConfig>) {
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
-        .push(DnType::CommonName, "pipeline-core expiry test CA");
+        .push(DnType::CommonName, "http1-pipeline expiry test CA");
     ca_params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,

@@ -374,7 +374,7 @@ impl ConnectionBuilder {
         self
     }
 
-    /// Re-sends of an idempotent request after a connection failure (pipeline-core's
+    /// Re-sends of an idempotent request after a connection failure (http1-pipeline's
     /// default when not set).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = Some(retries);
@@ -391,9 +391,9 @@ impl ConnectionBuilder {
         self
     }
 
-    fn client(&self, origin: &str) -> Result<pipeline_core::Client, Error> {
+    fn client(&self, origin: &str) -> Result<http1_pipeline::Client, Error> {
         let any_ca = !self.ca_files.is_empty() || !self.ca_pems.is_empty();
-        let mut b = pipeline_core::Client::builder(origin)
+        let mut b = http1_pipeline::Client::builder(origin)
             .max_connections(self.connections)
             .pipeline_depth(self.pipeline.max(1))
             .connect_timeout(self.connect_timeout)
@@ -415,7 +415,7 @@ impl ConnectionBuilder {
         if let Some(url) = &self.proxy_url {
             // Checked here first: it rejects user information without repeating it.
             split_url(url, "proxy_url")?;
-            let mut proxy = pipeline_core::Proxy::new(url).map_err(Error::from)?;
+            let mut proxy = http1_pipeline::Proxy::new(url).map_err(Error::from)?;
             match (&self.proxy_username, &self.proxy_password) {
                 (Some(u), Some(p)) => proxy = proxy.basic_auth(u, &p.0),
                 (Some(u), None) => proxy = proxy.basic_auth(u, ""),
@@ -551,7 +551,7 @@ impl fmt::Display for SsoUrl<'_> {
 }
 
 struct Endpoint {
-    client: pipeline_core::Client,
+    client: http1_pipeline::Client,
     path: String,
     url: String,
 }
@@ -567,7 +567,7 @@ struct AuthState {
 
 struct Inner {
     url: String,
-    client: pipeline_core::Client,
+    client: http1_pipeline::Client,
     plain: PlainTransport,
     sso: Endpoint,
     revoke: Endpoint,
@@ -730,7 +730,7 @@ impl Drop for Exchange {
 }
 
 /// Reads a response into a [`RawResponse`].
-async fn read_raw(pending: pipeline_core::ResponseFuture) -> Result<RawResponse, Error> {
+async fn read_raw(pending: http1_pipeline::ResponseFuture) -> Result<RawResponse, Error> {
     let response = pending.await?;
     let status = response.status();
     let content_type = response.headers().get("content-type").map(str::to_owned);
@@ -742,7 +742,7 @@ async fn read_raw(pending: pipeline_core::ResponseFuture) -> Result<RawResponse,
     })
 }
 
-fn with_token(mut req: pipeline_core::Request, token: &Secret) -> pipeline_core::Request {
+fn with_token(mut req: http1_pipeline::Request, token: &Secret) -> http1_pipeline::Request {
     req = req.header("Authorization", format!("Bearer {}", token.0));
     req
 }
@@ -810,7 +810,7 @@ impl Inner {
     }
 
     /// The request for `call`, without `Authorization` (R5.4, R1.9, R1.10).
-    fn request(&self, mut call: Call) -> pipeline_core::Request {
+    fn request(&self, mut call: Call) -> http1_pipeline::Request {
         // R1.9: connection-wide headers first; the call's own replace those of the same name.
         if !self.headers.is_empty() {
             let mut headers: Vec<(String, String)> = self
@@ -887,7 +887,7 @@ impl Inner {
         form.push_str(&form_encode(user));
         form.push_str("&password=");
         form.push_str(&form_encode(&password.0));
-        let req = pipeline_core::Request::new(pipeline_core::Method::Post, self.sso.path.clone())
+        let req = http1_pipeline::Request::new(http1_pipeline::Method::Post, self.sso.path.clone())
             .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Accept", "application/json")
             .body(Bytes::from(form));
@@ -934,7 +934,7 @@ impl Inner {
         let mut form = String::from("scope=ovirt-app-api&token=");
         form.push_str(&form_encode(&token.0));
         let req =
-            pipeline_core::Request::new(pipeline_core::Method::Post, self.revoke.path.clone())
+            http1_pipeline::Request::new(http1_pipeline::Method::Post, self.revoke.path.clone())
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .header("Accept", "application/json")
                 .body(Bytes::from(form))
@@ -1003,8 +1003,8 @@ impl Inner {
     /// for all requests that failed with that token) and re-sends once (R4.5).
     async fn finish(
         self: Arc<Self>,
-        req: pipeline_core::Request,
-        pending: pipeline_core::ResponseFuture,
+        req: http1_pipeline::Request,
+        pending: http1_pipeline::ResponseFuture,
         generation: u64,
         line: Option<Arc<str>>,
     ) -> Result<RawResponse, Error> {

@@ -253,9 +253,9 @@ impl Error {
     }
 }
 
-impl From<pipeline_core::Error> for Error {
-    fn from(e: pipeline_core::Error) -> Self {
-        use pipeline_core::ErrorKind as K;
+impl From<http1_pipeline::Error> for Error {
+    fn from(e: http1_pipeline::Error) -> Self {
+        use http1_pipeline::ErrorKind as K;
         let kind = match e.kind() {
             K::Timeout => ErrorKind::Timeout,
             K::Connect | K::Tls | K::Closed | K::Proxy => ErrorKind::Connection,
@@ -287,7 +287,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
         if i.from_transport {
-            // pipeline-core's message already names the method and URL and says whether the
+            // http1-pipeline's message already names the method and URL and says whether the
             // request may have been processed.
             if let Some(src) = &i.source {
                 return write!(f, "{}: {src}", i.kind.describe());

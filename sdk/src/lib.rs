@@ -2,7 +2,7 @@
 //!
 //! A [`Connection`] holds a few persistent connections to the engine and writes several
 //! requests on each before the first answer arrives (HTTP/1.1 pipelining, carried out by
-//! the [`pipeline_core`] crate). Every API service is a generated type reached from
+//! the [`http1_pipeline`] crate). Every API service is a generated type reached from
 //! [`Connection::system_service`]; every method returns a typed request builder that is
 //! sent with `.await` (send and wait) or [`send`](service::Request::send) (send now, wait
 //! later), and resolves to generated [`types`] or an [`Error`].

@@ -1,6 +1,6 @@
 //! Generated services over real sockets: an in-process hyper 1 server records every request
 //! and answers with canned XML; the SDK talks to it through `PlainTransport` on a
-//! `pipeline_core::Client`. Each test checks the wire mapping of WIRE.md (rule ids cited).
+//! `http1_pipeline::Client`. Each test checks the wire mapping of WIRE.md (rule ids cited).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -106,7 +106,7 @@ impl Server {
     }
 
     fn transport(&self) -> PlainTransport {
-        let client = pipeline_core::Client::builder(&format!("http://{}", self.addr))
+        let client = http1_pipeline::Client::builder(&format!("http://{}", self.addr))
             .build()
             .unwrap();
         PlainTransport::new(client, BASE)
@@ -785,11 +785,11 @@ async fn response_futures_can_be_spawned() {
 
 #[tokio::test]
 async fn refused_connection_is_a_connection_error_that_was_not_processed() {
-    // pipeline_core errors map into the SDK error kinds.
+    // http1_pipeline errors map into the SDK error kinds.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let client = pipeline_core::Client::builder(&format!("http://{addr}"))
+    let client = http1_pipeline::Client::builder(&format!("http://{addr}"))
         .max_retries(0)
         .build()
         .unwrap();

@@ -298,7 +298,7 @@ mod tests {
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
-/// The code blocks of pipeline-core's README, compiled as doctests like the README's.
+/// The code blocks of http1-pipeline's README, compiled as doctests like the README's.
 #[cfg(doctest)]
 #[doc = include_str!("../../pipeline-core/README.md")]
 pub struct PipelineCoreReadmeDoctests;

@@ -36,7 +36,7 @@ impl DemoReport {
 
 /// Starts an [`ItemServer`] with `body_size`-byte items and a [`LatencyProxy`] with
 /// round-trip time `rtt` in front of it, then sends `requests` GETs through the proxy
-/// with pipeline-core at (5 connections, depth 1) and then at (5, depth 8), checking
+/// with http1-pipeline at (5 connections, depth 1) and then at (5, depth 8), checking
 /// every response body against the item it asked for.
 pub async fn run(
     requests: usize,

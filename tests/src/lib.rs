@@ -2,7 +2,7 @@
 //!
 //! - [`latency::LatencyProxy`]: a TCP proxy that adds a fixed round-trip time.
 //! - [`server::ItemServer`]: a hyper HTTP/1.1 server answering `GET /items/<n>`.
-//! - [`load`]: load generators (pipeline-core and reqwest) that check every response.
+//! - [`load`]: load generators (http1-pipeline and reqwest) that check every response.
 //! - [`demo`]: the pipelining demo run by the `pipeline-demo` binary.
 //! - [`chart`]: the SVG chart of the inventory benchmark.
 #![deny(missing_docs)]

@@ -25,7 +25,7 @@ use crate::server::item_body;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientKind {
-    /// `pipeline-core` with this many connections and this pipeline depth per connection.
+    /// `http1-pipeline` with this many connections and this pipeline depth per connection.
     PipelineCore {
         /// Connections to the origin.
         connections: usize,
@@ -44,7 +44,7 @@ impl ClientKind {
     /// The client's name as printed in reports.
     pub fn name(&self) -> &'static str {
         match self {
-            ClientKind::PipelineCore { .. } => "pipeline-core",
+            ClientKind::PipelineCore { .. } => "http1-pipeline",
             ClientKind::Reqwest { .. } => "reqwest",
         }
     }
@@ -125,31 +125,31 @@ pub async fn run_gets(
     let start = Instant::now();
     match kind {
         ClientKind::PipelineCore { connections, depth } => {
-            pipeline_core_gets(addr, connections, depth, expected).await?
+            http1_pipeline_gets(addr, connections, depth, expected).await?
         }
         ClientKind::Reqwest { connections } => reqwest_gets(addr, connections, expected).await?,
     }
     Ok(start.elapsed())
 }
 
-async fn pipeline_core_gets(
+async fn http1_pipeline_gets(
     addr: SocketAddr,
     connections: usize,
     depth: usize,
     expected: &[Bytes],
 ) -> Result<(), LoadError> {
-    let client = pipeline_core::Client::builder(&format!("http://{addr}"))
+    let client = http1_pipeline::Client::builder(&format!("http://{addr}"))
         .max_connections(connections)
         .pipeline_depth(depth)
         .build()
-        .map_err(|e| LoadError::new(format!("building the pipeline-core client: {e}")))?;
+        .map_err(|e| LoadError::new(format!("building the http1-pipeline client: {e}")))?;
     // Keep exactly connections x depth requests in flight, as a user would.
     stream::iter(0..expected.len())
         .map(|n| {
             let client = client.clone();
             async move {
                 let response = client
-                    .send(pipeline_core::Request::get(format!("/items/{n}")))
+                    .send(http1_pipeline::Request::get(format!("/items/{n}")))
                     .await
                     .map_err(|e| LoadError::new(e.to_string()))?;
                 let status = response.status();

@@ -23,7 +23,7 @@ pub fn pki(names: &[&str]) -> Pki {
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
-        .push(DnType::CommonName, "pipeline-core test CA");
+        .push(DnType::CommonName, "http1-pipeline test CA");
     ca_params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,

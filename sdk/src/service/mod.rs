@@ -34,7 +34,7 @@
 //! use ovirt::services::{AnyService, SystemService};
 //!
 //! # async fn demo() -> Result<(), ovirt::Error> {
-//! let client = pipeline_core::Client::builder("http://engine.example.com").build()?;
+//! let client = http1_pipeline::Client::builder("http://engine.example.com").build()?;
 //! let transport = Arc::new(PlainTransport::new(client, "/ovirt-engine/api"));
 //! let system = SystemService::new(ServiceContext::root(transport));
 //!

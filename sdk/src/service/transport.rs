@@ -1,5 +1,5 @@
 //! The thin HTTP layer services call: [`Transport`], the [`Call`] it sends and the
-//! [`RawResponse`] it returns, and [`PlainTransport`] over a `pipeline_core::Client`.
+//! [`RawResponse`] it returns, and [`PlainTransport`] over an `http1_pipeline::Client`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,13 +46,13 @@ impl Verb {
         !matches!(self, Verb::Post | Verb::Patch)
     }
 
-    fn to_core(self) -> pipeline_core::Method {
+    fn to_core(self) -> http1_pipeline::Method {
         match self {
-            Verb::Get => pipeline_core::Method::Get,
-            Verb::Post => pipeline_core::Method::Post,
-            Verb::Put => pipeline_core::Method::Put,
-            Verb::Delete => pipeline_core::Method::Delete,
-            Verb::Patch => pipeline_core::Method::Patch,
+            Verb::Get => http1_pipeline::Method::Get,
+            Verb::Post => http1_pipeline::Method::Post,
+            Verb::Put => http1_pipeline::Method::Put,
+            Verb::Delete => http1_pipeline::Method::Delete,
+            Verb::Patch => http1_pipeline::Method::Patch,
         }
     }
 }
@@ -152,19 +152,19 @@ pub trait Transport: Send + Sync + 'static {
     fn base_path(&self) -> &str;
 }
 
-/// A [`Transport`] over a [`pipeline_core::Client`], adding only `Accept` and `Content-Type`
+/// A [`Transport`] over a [`http1_pipeline::Client`], adding only `Accept` and `Content-Type`
 /// headers: no login, no `Authorization` or `Version` header (the connection adds those,
 /// WIRE R5.4).
 #[derive(Clone, Debug)]
 pub struct PlainTransport {
-    client: pipeline_core::Client,
+    client: http1_pipeline::Client,
     base_path: String,
 }
 
 impl PlainTransport {
     /// A transport sending to `base_path` (e.g. `/ovirt-engine/api`; a trailing `/` is
     /// ignored) on `client`'s origin.
-    pub fn new(client: pipeline_core::Client, base_path: impl Into<String>) -> Self {
+    pub fn new(client: http1_pipeline::Client, base_path: impl Into<String>) -> Self {
         let mut base_path = base_path.into();
         while base_path.ends_with('/') {
             base_path.pop();
@@ -175,11 +175,11 @@ impl PlainTransport {
         PlainTransport { client, base_path }
     }
 
-    /// The request `pipeline_core` will send for `call`: its target, the call's headers, then
+    /// The request `http1_pipeline` will send for `call`: its target, the call's headers, then
     /// `Accept` and `Content-Type` (WIRE R5.4), body and time limit.
-    pub fn request(&self, call: Call) -> pipeline_core::Request {
+    pub fn request(&self, call: Call) -> http1_pipeline::Request {
         let target = call.target(&self.base_path);
-        let mut req = pipeline_core::Request::new(call.verb.to_core(), target);
+        let mut req = http1_pipeline::Request::new(call.verb.to_core(), target);
         for (k, v) in call.headers {
             req = req.header(k, v);
         }
@@ -198,7 +198,7 @@ impl PlainTransport {
 
 impl Transport for PlainTransport {
     fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
-        // `pipeline_core::Client::send` queues the request at once (see its docs).
+        // `http1_pipeline::Client::send` queues the request at once (see its docs).
         let pending = self.client.send(self.request(call));
         Box::pin(async move {
             let response = pending.await?;

@@ -1,6 +1,6 @@
 //! Randomised fault trials of the pipelining client, at scale.
 //!
-//! Runs trials of `pipeline_core::Client` against the fault-injecting scripted server of
+//! Runs trials of `http1_pipeline::Client` against the fault-injecting scripted server of
 //! `ovirt_tests::faults` (closes, resets, stalls, malformed and split responses) until the
 //! requested number of requests has been sent, and checks every request's outcome (see
 //! that module's documentation). Prints the seed first and, on failure, the failing

@@ -1,7 +1,7 @@
 //! The pipelining benchmark.
 //!
 //! Sends M GETs of 1 KiB items through the latency emulator to the in-process item
-//! server at several round-trip times, with pipeline-core at several
+//! server at several round-trip times, with http1-pipeline at several
 //! (connections, depth) configurations and with reqwest (no pipelining), and prints a
 //! markdown table plus one JSON line per row.
 //!
@@ -518,7 +518,7 @@ mod tests {
     #[test]
     fn bound_is_one_round_trip_plus_one_per_round_of_requests() {
         let row = Row {
-            client: "pipeline-core",
+            client: "http1-pipeline",
             rtt_ms: 20,
             connections: 5,
             depth: 8,

@@ -1,4 +1,4 @@
-//! Randomised, seeded fault trials of `pipeline_core::Client`.
+//! Randomised, seeded fault trials of `http1_pipeline::Client`.
 //!
 //! A trial runs a scripted raw TCP server on 127.0.0.1 ([`FaultServer`]) and a client
 //! sending a mix of `GET`, `PUT`, `DELETE` and `POST` requests over several pipelined

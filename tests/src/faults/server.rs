@@ -420,7 +420,7 @@ async fn serve(mut stream: TcpStream, connection: usize, shared: Arc<Shared>, _g
                     }
                     if action == Action::StallMidBody {
                         // The final head went out: the client may write behind a POST once
-                        // its final status has arrived (pipeline-core's documented rule),
+                        // its final status has arrived (http1-pipeline's documented rule),
                         // even while the body is still coming.
                         order.post_unanswered = false;
                         stall(&mut stream, &mut buf, connection, &shared, &mut order).await;

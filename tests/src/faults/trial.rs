@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use pipeline_core::{Client, ErrorKind, Request};
+use http1_pipeline::{Client, ErrorKind, Request};
 
 use super::server::{Action, FaultRates, FaultServer};
 use super::{mix, Rng};
@@ -196,7 +196,7 @@ enum Outcome {
         body: bytes::Bytes,
     },
     Failed {
-        error: pipeline_core::Error,
+        error: http1_pipeline::Error,
         in_body: bool,
     },
 }
