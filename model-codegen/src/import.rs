@@ -1,6 +1,6 @@
 //! Imports an upstream oVirt `model.xml` into the spec format (see `spec/README.md`).
 //!
-//! The oVirt wire conventions of WIRE.md are applied here, once, and written
+//! The oVirt wire conventions of docs/wire.md are applied here, once, and written
 //! into the spec as data; the generator never applies them itself:
 //!
 //! * tag names `T(x)` from the exception table in `names.xml` (R3.1);

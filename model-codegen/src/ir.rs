@@ -24,7 +24,7 @@ pub struct Model {
     /// Name of the root service (the service whose path is the API entry URL).
     pub root_service: Option<String>,
     /// Name of the struct used as the envelope of action requests and responses
-    /// (oVirt: `action`, WIRE.md R1.5).
+    /// (oVirt: `action`, docs/wire.md R1.5).
     pub action_type: Option<String>,
     /// Name of the struct used as the error document (oVirt: `fault`, R4.1).
     pub fault_type: Option<String>,
@@ -208,7 +208,7 @@ pub struct StructType {
     pub name: String,
     /// Base struct, if any (`vm_base`). Its members are already in `members`.
     pub base: Option<String>,
-    /// Element name of a single-object document of this type (WIRE.md R3.2): `vm`, `brick`.
+    /// Element name of a single-object document of this type (docs/wire.md R3.2): `vm`, `brick`.
     pub tag: String,
     /// Element name of a list document of this type (R3.2, R3.3): `vms`, `bricks`.
     pub list_tag: String,

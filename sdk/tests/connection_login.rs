@@ -1,4 +1,4 @@
-//! Login, re-login and logout of a `Connection` against the test engine (WIRE R4.5,
+//! Login, re-login and logout of a `Connection` against the test engine (docs/wire.md R4.5,
 //! R5.1-R5.3).
 
 mod connection_common;

@@ -1,4 +1,4 @@
-//! Options of a `Connection` that the test engine can observe: headers (WIRE R5.4, R1.9,
+//! Options of a `Connection` that the test engine can observe: headers (docs/wire.md R5.4, R1.9,
 //! R1.10), TLS trust, compression, SSO URLs, time limits, connection count, and the
 //! configuration errors.
 

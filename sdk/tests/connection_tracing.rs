@@ -1,4 +1,4 @@
-//! Tracing at debug level shows requests and responses, never secrets (WIRE R5.4).
+//! Tracing at debug level shows requests and responses, never secrets (docs/wire.md R5.4).
 
 mod connection_common;
 

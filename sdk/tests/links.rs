@@ -1,5 +1,5 @@
 //! Links against the test engine over real sockets: list links and references in a VM
-//! (WIRE.md R3.6), following them, the `follow` parameter's inlined data, and navigation
+//! (docs/wire.md R3.6), following them, the `follow` parameter's inlined data, and navigation
 //! by path (R2.2).
 
 mod connection_common;

@@ -1,6 +1,6 @@
 //! Generated services over real sockets: an in-process hyper 1 server records every request
 //! and answers with canned XML; the SDK talks to it through `PlainTransport` on a
-//! `http1_pipeline::Client`. Each test checks the wire mapping of WIRE.md (rule ids cited).
+//! `http1_pipeline::Client`. Each test checks the wire mapping of docs/wire.md (rule ids cited).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

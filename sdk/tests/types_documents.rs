@@ -1,4 +1,4 @@
-//! Realistic documents, written from the facts in WIRE.md, read into the
+//! Realistic documents, written from the facts in docs/wire.md, read into the
 //! right values; malformed documents give clear errors.
 
 use ovirt::types::{

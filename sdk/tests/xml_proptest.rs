@@ -4,7 +4,7 @@
 //! * arbitrary bytes, and written documents with random bytes changed, cut or inserted,
 //!   never panic a reader; a value a reader accepts is written and read back unchanged;
 //! * unknown elements inserted anywhere a child element may stand (and `<link>`s with an
-//!   unknown `rel`) are skipped: the document reads to the same value (WIRE.md R3.5, R3.6).
+//!   unknown `rel`) are skipped: the document reads to the same value (docs/wire.md R3.5, R3.6).
 
 use std::fmt::Debug;
 

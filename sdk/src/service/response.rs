@@ -1,4 +1,4 @@
-//! Checking a response before its body is read: status codes (WIRE R1.11), faults (R4.1-R4.3)
+//! Checking a response before its body is read: status codes (docs/wire.md R1.11), faults (R4.1-R4.3)
 //! and bodies that are not XML (R4.4).
 
 use quick_xml::events::Event;
@@ -7,7 +7,7 @@ use quick_xml::Reader;
 use super::{MethodWire, RawResponse};
 use crate::error::{Error, ErrorKind, Fault};
 
-/// The kind of a method, as far as reading its response is concerned (WIRE R1.1).
+/// The kind of a method, as far as reading its response is concerned (docs/wire.md R1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ResponseKind {
@@ -36,7 +36,7 @@ fn is_xml(content_type: Option<&str>) -> bool {
     }
 }
 
-/// Checks `raw` for method `M` and reads its output (WIRE R1.6, R1.11, R4.3, R4.4).
+/// Checks `raw` for method `M` and reads its output (docs/wire.md R1.6, R1.11, R4.3, R4.4).
 pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error> {
     let status = raw.status;
     let xml = is_xml(raw.content_type.as_deref());
@@ -101,7 +101,7 @@ pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error>
 }
 
 /// Reads the fault of an error or action document: a root `<fault>`, or an `<action>` with a
-/// `<fault>` child (WIRE R4.3). `None` for any other document or bytes that are not XML.
+/// `<fault>` child (docs/wire.md R4.3). `None` for any other document or bytes that are not XML.
 pub fn parse_fault(body: &[u8]) -> Option<Fault> {
     let mut reader = Reader::from_reader(body);
     let mut buf = Vec::new();
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn root_fault_is_read() {
-        // WIRE R4.1 example.
+        // docs/wire.md R4.1 example.
         let f = parse_fault(
             b"<fault><reason>Incomplete parameters</reason><detail>Vm [name] required for add</detail></fault>",
         )
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn fault_inside_action_is_read() {
-        // WIRE R3.10 / R4.3 example.
+        // docs/wire.md R3.10 / R4.3 example.
         let f = parse_fault(
             b"<?xml version='1.0'?><action><status>failed</status><fault><reason>Operation Failed</reason><detail>[Cannot start VM &amp; more]</detail></fault></action>",
         )

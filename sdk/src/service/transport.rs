@@ -13,7 +13,7 @@ use crate::error::Error;
 /// A boxed, `Send`, `'static` future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The HTTP verbs services use (WIRE R1.1).
+/// The HTTP verbs services use (docs/wire.md R1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Verb {
@@ -64,11 +64,11 @@ pub struct Call {
     /// HTTP verb.
     pub verb: Verb,
     /// Path relative to the API base, without leading `/`, segments already percent-encoded
-    /// (WIRE R2.1), e.g. `vms/123/nics`; empty for the root service.
+    /// (docs/wire.md R2.1), e.g. `vms/123/nics`; empty for the root service.
     pub path: String,
-    /// Query pairs, not yet encoded (WIRE R1.3), in the order they are sent.
+    /// Query pairs, not yet encoded (docs/wire.md R1.3), in the order they are sent.
     pub query: Vec<(String, String)>,
-    /// Extra headers of this call (WIRE R1.9); a transport adds its own (R5.4).
+    /// Extra headers of this call (docs/wire.md R1.9); a transport adds its own (R5.4).
     pub headers: Vec<(String, String)>,
     /// XML request body, if any (sent with `Content-Type: application/xml`).
     pub body: Option<Bytes>,
@@ -106,7 +106,7 @@ impl Call {
         self.verb.is_idempotent()
     }
 
-    /// The request target: `base_path` + `/` + path + `?` + form-encoded query (WIRE R1.2, R1.3).
+    /// The request target: `base_path` + `/` + path + `?` + form-encoded query (docs/wire.md R1.2, R1.3).
     /// `base_path` is the path of the API entry point, e.g. `/ovirt-engine/api`.
     pub fn target(&self, base_path: &str) -> String {
         render_target(base_path, &self.path, &self.query)
@@ -148,13 +148,13 @@ pub trait Transport: Send + Sync + 'static {
     fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>>;
 
     /// Path of the API entry point (e.g. `/ovirt-engine/api`), used to turn an `href` into a
-    /// service path (WIRE R2.2) and to name URLs in errors.
+    /// service path (docs/wire.md R2.2) and to name URLs in errors.
     fn base_path(&self) -> &str;
 }
 
 /// A [`Transport`] over a [`http1_pipeline::Client`], adding only `Accept` and `Content-Type`
 /// headers: no login, no `Authorization` or `Version` header (the connection adds those,
-/// WIRE R5.4).
+/// docs/wire.md R5.4).
 #[derive(Clone, Debug)]
 pub struct PlainTransport {
     client: http1_pipeline::Client,
@@ -176,7 +176,7 @@ impl PlainTransport {
     }
 
     /// The request `http1_pipeline` will send for `call`: its target, the call's headers, then
-    /// `Accept` and `Content-Type` (WIRE R5.4), body and time limit.
+    /// `Accept` and `Content-Type` (docs/wire.md R5.4), body and time limit.
     pub fn request(&self, call: Call) -> http1_pipeline::Request {
         let target = call.target(&self.base_path);
         let mut req = http1_pipeline::Request::new(call.verb.to_core(), target);

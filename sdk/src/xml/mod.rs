@@ -18,7 +18,7 @@
 //! assert_eq!(ovirt::xml::from_str::<Vm>(&text).unwrap(), vm);
 //! ```
 //!
-//! Readers skip unknown elements (WIRE.md R3.5), read list links from
+//! Readers skip unknown elements (docs/wire.md R3.5), read list links from
 //! `<link rel=".." href=".."/>` and inline lists alike (R3.6), and never panic.
 
 mod datetime;
@@ -98,7 +98,7 @@ pub trait ToXml {
     fn to_xml(&self, w: &mut XmlWriter, tag: &str);
 }
 
-/// A struct type with document tags (WIRE.md R3.2).
+/// A struct type with document tags (docs/wire.md R3.2).
 pub trait XmlType {
     /// Root element of a document holding one value (`vm`).
     const TAG: &'static str;

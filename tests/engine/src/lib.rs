@@ -4,7 +4,7 @@
 //! order), optionally behind TLS with a certificate authority generated at start, and
 //! serves:
 //!
-//! * the SSO endpoints: `POST /ovirt-engine/sso/oauth/token` (password grant, WIRE.md
+//! * the SSO endpoints: `POST /ovirt-engine/sso/oauth/token` (password grant, docs/wire.md
 //!   R5.1, R5.2) and `POST /ovirt-engine/services/sso-logout` (R5.3);
 //! * an inventory of generated data centers, clusters, hosts and VMs, each VM with disk
 //!   attachments, NICs and permissions, as XML documents ([`inventory`]);

@@ -1,4 +1,4 @@
-//! XML rendering of the inventory (section 3 of WIRE.md).
+//! XML rendering of the inventory (section 3 of docs/wire.md).
 //!
 //! Inventory objects are converted to the SDK's generated types (`ovirt::types`) and
 //! written by its generated writers (`ovirt::xml`); this module is the only place that
