@@ -171,7 +171,11 @@ impl Transport for BlockingTransport {
     }
 
     fn base_path(&self) -> &str {
-        self.connection.transport_base_path()
+        Transport::base_path(&self.connection)
+    }
+
+    fn origin(&self) -> &str {
+        Transport::origin(&self.connection)
     }
 }
 

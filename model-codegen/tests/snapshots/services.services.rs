@@ -86,7 +86,7 @@ pub enum SystemGet {}
 impl crate::service::MethodWire for SystemGet {
     type Output = crate::types::Vm;
     const NAME: &'static str = "system.get";
-    const VERB: crate::service::Verb = crate::service::Verb::Get;
+    const METHOD: crate::service::Method = crate::service::Method::Get;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::None;
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Get;
     fn read(body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
@@ -174,7 +174,7 @@ pub enum VmsAdd {}
 impl crate::service::MethodWire for VmsAdd {
     type Output = crate::types::Vm;
     const NAME: &'static str = "vms.add";
-    const VERB: crate::service::Verb = crate::service::Verb::Post;
+    const METHOD: crate::service::Method = crate::service::Method::Post;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::None;
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Add;
     fn read(body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
@@ -197,7 +197,7 @@ pub enum VmsAddFromScratch {}
 impl crate::service::MethodWire for VmsAddFromScratch {
     type Output = crate::types::Vm;
     const NAME: &'static str = "vms.add_from_scratch";
-    const VERB: crate::service::Verb = crate::service::Verb::Post;
+    const METHOD: crate::service::Method = crate::service::Method::Post;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::None;
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Add;
     fn read(body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
@@ -220,7 +220,7 @@ pub enum VmsList {}
 impl crate::service::MethodWire for VmsList {
     type Output = ::std::vec::Vec<crate::types::Vm>;
     const NAME: &'static str = "vms.list";
-    const VERB: crate::service::Verb = crate::service::Verb::Get;
+    const METHOD: crate::service::Method = crate::service::Method::Get;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::None;
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::List;
     const ITEM_TAG: &'static str = "vm";
@@ -344,7 +344,7 @@ pub enum VmGet {}
 impl crate::service::MethodWire for VmGet {
     type Output = crate::types::Vm;
     const NAME: &'static str = "vm.get";
-    const VERB: crate::service::Verb = crate::service::Verb::Get;
+    const METHOD: crate::service::Method = crate::service::Method::Get;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::None;
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Get;
     fn read(body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
@@ -357,7 +357,7 @@ pub enum VmUpdate {}
 impl crate::service::MethodWire for VmUpdate {
     type Output = crate::types::Vm;
     const NAME: &'static str = "vm.update";
-    const VERB: crate::service::Verb = crate::service::Verb::Put;
+    const METHOD: crate::service::Method = crate::service::Method::Put;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::None;
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Update;
     fn read(body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
@@ -380,7 +380,7 @@ pub enum VmRemove {}
 impl crate::service::MethodWire for VmRemove {
     type Output = ();
     const NAME: &'static str = "vm.remove";
-    const VERB: crate::service::Verb = crate::service::Verb::Delete;
+    const METHOD: crate::service::Method = crate::service::Method::Delete;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::None;
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Remove;
     fn read(_body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
@@ -399,7 +399,7 @@ pub enum VmImport {}
 impl crate::service::MethodWire for VmImport {
     type Output = crate::types::Action;
     const NAME: &'static str = "vm.import";
-    const VERB: crate::service::Verb = crate::service::Verb::Post;
+    const METHOD: crate::service::Method = crate::service::Method::Post;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::Some(
         "import",
     );
@@ -441,7 +441,7 @@ pub enum VmIsAttached {}
 impl crate::service::MethodWire for VmIsAttached {
     type Output = bool;
     const NAME: &'static str = "vm.is_attached";
-    const VERB: crate::service::Verb = crate::service::Verb::Post;
+    const METHOD: crate::service::Method = crate::service::Method::Post;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::Some(
         "isattached",
     );
@@ -457,7 +457,7 @@ pub enum VmDiscover {}
 impl crate::service::MethodWire for VmDiscover {
     type Output = ::std::vec::Vec<::std::string::String>;
     const NAME: &'static str = "vm.discover";
-    const VERB: crate::service::Verb = crate::service::Verb::Post;
+    const METHOD: crate::service::Method = crate::service::Method::Post;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::Some(
         "discover",
     );
@@ -514,7 +514,7 @@ pub enum GlusterBricksRemove {}
 impl crate::service::MethodWire for GlusterBricksRemove {
     type Output = ();
     const NAME: &'static str = "gluster_bricks.remove";
-    const VERB: crate::service::Verb = crate::service::Verb::Delete;
+    const METHOD: crate::service::Method = crate::service::Method::Delete;
     const SEGMENT: ::std::option::Option<&'static str> = ::std::option::Option::None;
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::Remove;
     fn read(_body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {

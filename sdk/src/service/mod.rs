@@ -82,7 +82,8 @@ pub use codec::{
 };
 pub use encode::{encode_segment, form_encode, QueryValue};
 pub use response::{parse_fault, ResponseKind};
-pub use transport::{BoxFuture, Call, PlainTransport, RawResponse, Transport, Verb};
+pub(crate) use transport::{normalise_base_path, read_raw};
+pub use transport::{BoxFuture, Call, Method, PlainTransport, RawResponse, Transport};
 
 use crate::error::{Error, ErrorKind};
 use crate::xml::{FromXml, XmlType};
@@ -195,7 +196,7 @@ pub struct FollowList<T>(PhantomData<fn() -> T>);
 impl<T: FromXml + XmlType + 'static> MethodWire for FollowList<T> {
     type Output = Vec<T>;
     const NAME: &'static str = "follow list link";
-    const VERB: Verb = Verb::Get;
+    const METHOD: Method = Method::Get;
     const SEGMENT: Option<&'static str> = None;
     const RESPONSE: ResponseKind = ResponseKind::List;
     const ITEM_TAG: &'static str = T::TAG;
@@ -211,7 +212,7 @@ pub struct FollowObject<T>(PhantomData<fn() -> T>);
 impl<T: FromXml + XmlType + 'static> MethodWire for FollowObject<T> {
     type Output = T;
     const NAME: &'static str = "follow link";
-    const VERB: Verb = Verb::Get;
+    const METHOD: Method = Method::Get;
     const SEGMENT: Option<&'static str> = None;
     const RESPONSE: ResponseKind = ResponseKind::Get;
     fn read(body: &[u8]) -> Result<T, Error> {
@@ -221,15 +222,15 @@ impl<T: FromXml + XmlType + 'static> MethodWire for FollowObject<T> {
 
 /// The wire facts of one generated method, implemented by a generated marker type.
 ///
-/// The facts come from the spec (verb, action segment, kind: docs/wire.md R1.1, R1.2); the runtime
+/// The facts come from the spec (HTTP method, action segment, kind: docs/wire.md R1.1, R1.2); the runtime
 /// only follows them.
 pub trait MethodWire: Sized + 'static {
     /// What the call returns.
     type Output: 'static;
     /// `service/method` in model names, for messages.
     const NAME: &'static str;
-    /// HTTP verb.
-    const VERB: Verb;
+    /// HTTP method.
+    const METHOD: Method;
     /// Segment appended to the service path (actions, R1.2).
     const SEGMENT: Option<&'static str>;
     /// How the response is checked before [`MethodWire::read`] (R1.6, R1.11, R4.3).
@@ -351,8 +352,25 @@ impl<M: MethodWire> Request<M> {
         self.ctx.path()
     }
 
+    /// The path of the call below the API base: the service path, then the action segment.
+    fn call_path(&self) -> String {
+        let mut path = self.ctx.path.to_string();
+        if let Some(segment) = M::SEGMENT {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(segment);
+        }
+        path
+    }
+
     /// Builds the [`Call`] (docs/wire.md R1.2-R1.9) without sending it.
     pub fn into_call(self) -> Result<(Call, Arc<dyn Transport>), Error> {
+        let path = self.call_path();
+        self.build(path)
+    }
+
+    fn build(self, path: String) -> Result<(Call, Arc<dyn Transport>), Error> {
         let Request {
             ctx,
             query,
@@ -361,13 +379,6 @@ impl<M: MethodWire> Request<M> {
             options,
             ..
         } = self;
-        let mut path = ctx.path.to_string();
-        if let Some(segment) = M::SEGMENT {
-            if !path.is_empty() {
-                path.push('/');
-            }
-            path.push_str(segment);
-        }
         if let Some(missing) = M::MANDATORY.iter().find(|name| {
             !query.iter().any(|(n, _)| n == *name) && !action.iter().any(|(n, _)| n == *name)
         }) {
@@ -399,41 +410,38 @@ impl<M: MethodWire> Request<M> {
             }
             None => None,
         };
-        let call = Call {
-            verb: M::VERB,
-            path,
-            query: pairs,
-            headers: options.headers,
-            body,
-            timeout: options.timeout,
-        };
+        let mut call = Call::new(M::METHOD, ctx.transport.base_path(), path, pairs);
+        call.headers = options.headers;
+        call.body = body;
+        call.timeout = options.timeout;
         Ok((call, ctx.transport))
     }
 
     /// Sends the request now (it is handed to the transport before this returns) and returns
     /// a future of its result.
     pub fn send(self) -> ResponseFuture<M::Output> {
-        // For errors found before sending: the URL without query.
-        let mut path = self.ctx.path.to_string();
-        if let Some(segment) = M::SEGMENT {
-            if !path.is_empty() {
-                path.push('/');
-            }
-            path.push_str(segment);
-        }
-        let target = encode::render_target(self.ctx.transport.base_path(), &path, &[]);
-        let (call, transport) = match self.into_call() {
+        let path = self.call_path();
+        let transport = self.ctx.transport.clone();
+        let (call, transport) = match self.build(path.clone()) {
             Ok(x) => x,
-            Err(e) => return ResponseFuture::failed(e.for_request(M::VERB.as_str(), &target)),
+            Err(e) => {
+                // Errors found before sending name the URL without query.
+                let url = format!(
+                    "{}{}",
+                    transport.origin(),
+                    encode::render_target(transport.base_path(), &path, &[])
+                );
+                return ResponseFuture::failed(e.for_request(M::METHOD.as_str(), &url));
+            }
         };
-        let url = call.target(transport.base_path());
-        let verb = call.verb;
+        let url = format!("{}{}", transport.origin(), call.target());
+        let method = call.method();
         let raw = transport.send(call);
         ResponseFuture {
             state: State::Pending {
                 raw,
                 check: response::check::<M>,
-                verb,
+                method,
                 url,
             },
         }
@@ -476,7 +484,7 @@ enum State<T> {
     Pending {
         raw: BoxFuture<Result<RawResponse, Error>>,
         check: fn(RawResponse) -> Result<T, Error>,
-        verb: Verb,
+        method: Method,
         url: String,
     },
     Failed(Option<Error>),
@@ -493,9 +501,9 @@ impl<T> ResponseFuture<T> {
 impl<T> std::fmt::Debug for ResponseFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.state {
-            State::Pending { verb, url, .. } => f
+            State::Pending { method, url, .. } => f
                 .debug_struct("ResponseFuture")
-                .field("verb", verb)
+                .field("method", method)
                 .field("url", url)
                 .finish_non_exhaustive(),
             State::Failed(e) => f.debug_tuple("ResponseFuture").field(e).finish(),
@@ -511,14 +519,14 @@ impl<T> Future for ResponseFuture<T> {
             State::Pending {
                 raw,
                 check,
-                verb,
+                method,
                 url,
             } => {
                 let result = match raw.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(r) => r.and_then(*check),
                 };
-                let result = result.map_err(|e| e.for_request(verb.as_str(), url));
+                let result = result.map_err(|e| e.for_request(method.as_str(), url));
                 self.state = State::Failed(None);
                 Poll::Ready(result)
             }

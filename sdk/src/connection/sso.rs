@@ -1,0 +1,156 @@
+//! SSO: the password grant (R5.1, R5.2), the shared token and its renewal, the logout (R5.3).
+
+use bytes::Bytes;
+
+use super::{lock, Inner, Secret};
+use crate::error::{Error, ErrorKind};
+use crate::service::{form_encode, read_raw};
+
+impl Inner {
+    /// The current token, logging in when there is none or when `failed` names the
+    /// generation of the token that was just rejected.
+    pub(super) async fn token(&self, failed: Option<u64>) -> Result<(Secret, u64), Error> {
+        if let Some(t) = self.current(failed) {
+            return Ok(t);
+        }
+        let _guard = self.login_lock.lock().await;
+        // Someone else may have logged in while we waited.
+        if let Some(t) = self.current(failed) {
+            return Ok(t);
+        }
+        self.check_open()?;
+        let token = self.login().await?;
+        let mut auth = lock(&self.auth);
+        auth.generation += 1;
+        auth.token = Some(token.clone());
+        auth.from_login = true;
+        Ok((token, auth.generation))
+    }
+
+    pub(super) fn current(&self, failed: Option<u64>) -> Option<(Secret, u64)> {
+        let auth = lock(&self.auth);
+        let token = auth.token.as_ref()?;
+        if failed == Some(auth.generation) {
+            return None;
+        }
+        Some((token.clone(), auth.generation))
+    }
+
+    /// SSO password grant (R5.1, R5.2).
+    pub(super) async fn login(&self) -> Result<Secret, Error> {
+        let Some((user, password)) = &self.credentials else {
+            return Err(Error::with_message(
+                ErrorKind::Authentication,
+                "the token was rejected and no username and password are set to log in again",
+            )
+            .for_request("POST", &self.sso.url));
+        };
+        tracing::debug!(url = %self.sso.url, user = %user, "SSO login");
+        let mut form = String::from("grant_type=password&scope=ovirt-app-api&username=");
+        form.push_str(&form_encode(user));
+        form.push_str("&password=");
+        form.push_str(&form_encode(&password.0));
+        let req = http1_pipeline::Request::new(http1_pipeline::Method::Post, self.sso.path.clone())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Accept", "application/json")
+            .body(Bytes::from(form));
+        let raw = read_raw(self.sso.client.send(req))
+            .await
+            .map_err(|e| e.for_request("POST", &self.sso.url))?;
+        tracing::debug!(status = raw.status, "SSO login response");
+        let fail = |message: String| {
+            Error::with_message(ErrorKind::Authentication, message)
+                .for_request("POST", &self.sso.url)
+        };
+        let json: serde_json::Value = match serde_json::from_slice(&raw.body) {
+            Ok(v) => v,
+            Err(_) => {
+                return Err(fail(format!(
+                    "the SSO service answered HTTP status {} with a body that is not JSON (content type {})",
+                    raw.status,
+                    raw.content_type.as_deref().unwrap_or("none")
+                )))
+            }
+        };
+        // R5.2: an array reply holds the object first.
+        let obj = match &json {
+            serde_json::Value::Array(items) => items.first().cloned().unwrap_or_default(),
+            other => other.clone(),
+        };
+        if let Some((code, text)) = sso_error(&obj) {
+            return Err(fail(format!("SSO authentication failed: {code}: {text}")));
+        }
+        match obj.get(&self.sso_token_name).and_then(|t| t.as_str()) {
+            Some(token) if !token.is_empty() && (200..300).contains(&raw.status) => {
+                Ok(Secret(token.to_string()))
+            }
+            _ => Err(fail(format!(
+                "the SSO reply (HTTP status {}) has no {:?} field",
+                raw.status, self.sso_token_name
+            ))),
+        }
+    }
+
+    /// SSO logout (R5.3).
+    pub(super) async fn revoke(&self, token: &Secret) -> Result<(), Error> {
+        tracing::debug!(url = %self.revoke.url, "SSO logout");
+        let mut form = String::from("scope=ovirt-app-api&token=");
+        form.push_str(&form_encode(&token.0));
+        let req =
+            http1_pipeline::Request::new(http1_pipeline::Method::Post, self.revoke.path.clone())
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Accept", "application/json")
+                .body(Bytes::from(form))
+                .timeout(Some(self.logout_timeout));
+        let pending = read_raw(self.revoke.client.send(req));
+        let raw = match tokio::time::timeout(self.logout_timeout, pending).await {
+            Ok(r) => r.map_err(|e| e.for_request("POST", &self.revoke.url))?,
+            Err(_) => {
+                return Err(Error::with_message(
+                    ErrorKind::Timeout,
+                    format!("the SSO logout took longer than {:?}", self.logout_timeout),
+                )
+                .for_request("POST", &self.revoke.url))
+            }
+        };
+        tracing::debug!(status = raw.status, "SSO logout response");
+        let fail = |message: String| {
+            Error::with_message(ErrorKind::Authentication, message)
+                .for_request("POST", &self.revoke.url)
+        };
+        match serde_json::from_slice::<serde_json::Value>(&raw.body) {
+            Ok(obj) => match sso_error(&obj) {
+                Some((code, text)) => Err(fail(format!("SSO logout failed: {code}: {text}"))),
+                None if (200..300).contains(&raw.status) => Ok(()),
+                None => Err(fail(format!(
+                    "SSO logout failed with HTTP status {}",
+                    raw.status
+                ))),
+            },
+            Err(_) if (200..300).contains(&raw.status) && raw.body.is_empty() => Ok(()),
+            Err(_) => Err(fail(format!(
+                "the SSO logout answered HTTP status {} with a body that is not JSON",
+                raw.status
+            ))),
+        }
+    }
+}
+
+/// The (code, text) of an SSO error object (R5.2): `error` + `error_description`, or
+/// `error_code` + `error`.
+fn sso_error(obj: &serde_json::Value) -> Option<(String, String)> {
+    let s = |k: &str| {
+        obj.get(k).map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string())
+        })
+    };
+    match (s("error"), s("error_description"), s("error_code")) {
+        (Some(code), Some(text), _) => Some((code, text)),
+        (Some(text), None, Some(code)) => Some((code, text)),
+        (Some(text), None, None) => Some(("error".to_string(), text)),
+        (None, _, Some(code)) => Some((code, String::new())),
+        (None, _, None) => None,
+    }
+}
