@@ -87,6 +87,8 @@ pub struct ConnectionBuilder {
     sso_revoke_url: Option<String>,
     sso_token_name: String,
     kerberos: bool,
+    kerberos_ccache: Option<String>,
+    kerberos_client_keytab: Option<PathBuf>,
     logout_timeout: Duration,
     max_retries: Option<u32>,
     max_body_bytes: Option<u64>,
@@ -120,6 +122,9 @@ impl fmt::Debug for ConnectionBuilder {
             .field("sso_url", &self.sso_url)
             .field("sso_revoke_url", &self.sso_revoke_url)
             .field("sso_token_name", &self.sso_token_name)
+            .field("kerberos", &self.kerberos)
+            .field("kerberos_ccache", &self.kerberos_ccache)
+            .field("kerberos_client_keytab", &self.kerberos_client_keytab)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
@@ -149,6 +154,8 @@ impl Default for ConnectionBuilder {
             sso_revoke_url: None,
             sso_token_name: "access_token".to_string(),
             kerberos: false,
+            kerberos_ccache: None,
+            kerberos_client_keytab: None,
             logout_timeout: Duration::from_secs(10),
             max_retries: None,
             max_body_bytes: None,
@@ -286,9 +293,32 @@ impl ConnectionBuilder {
         self
     }
 
-    /// Kerberos authentication. Not supported: `build` fails when this is `true`.
+    /// Log in with Kerberos (default false): HTTP Negotiate (SPNEGO) at the SSO's
+    /// `token-http-auth` endpoint with the user's Kerberos credentials (the cache `kinit`
+    /// filled, `KRB5CCNAME`, or a client keytab, `KRB5_CLIENT_KTNAME`) for the service
+    /// `HTTP@<host of the URL>`; no username or password. Needs the cargo feature
+    /// `kerberos`: without it `build` fails with an error saying so. The default SSO URL
+    /// becomes `/ovirt-engine/sso/oauth/token-http-auth` on the API's origin
+    /// ([`ConnectionBuilder::sso_url`] replaces it). A token rejected later is replaced by
+    /// a new Kerberos login.
     pub fn kerberos(mut self, kerberos: bool) -> Self {
         self.kerberos = kerberos;
+        self
+    }
+
+    /// With [`ConnectionBuilder::kerberos`]: the credential cache to take the ticket from
+    /// (`FILE:/tmp/krb5cc_1000`, `KEYRING:persistent:1000`), instead of the default one
+    /// (`KRB5CCNAME`).
+    pub fn kerberos_ccache(mut self, name: impl Into<String>) -> Self {
+        self.kerberos_ccache = Some(name.into());
+        self
+    }
+
+    /// With [`ConnectionBuilder::kerberos`]: a client keytab from which the Kerberos
+    /// library gets the user's ticket when the cache has none (instead of
+    /// `KRB5_CLIENT_KTNAME`).
+    pub fn kerberos_client_keytab(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kerberos_client_keytab = Some(path.into());
         self
     }
 
@@ -364,11 +394,7 @@ impl ConnectionBuilder {
     /// happens with the first request. Building needs no runtime; sending requests needs
     /// a tokio runtime (or use [`ConnectionBuilder::build_blocking`]).
     pub fn build(self) -> Result<Connection, Error> {
-        if self.kerberos {
-            return Err(config(
-                "Kerberos authentication is not supported by this SDK; use username and password, or a token",
-            ));
-        }
+        let kerberos = self.kerberos_options()?;
         let url = self
             .url
             .clone()
@@ -388,19 +414,23 @@ impl ConnectionBuilder {
             (None, Some(_)) => return Err(config("password is set but username is not")),
             (None, None) => None,
         };
-        if credentials.is_none() && self.token.is_none() {
+        if credentials.is_none() && self.token.is_none() && kerberos.is_none() {
             return Err(config(
-                "either username and password, or a token, are required",
+                "either username and password, a token, or kerberos(true) are required",
             ));
         }
         if self.sso_token_name.is_empty() {
             return Err(config("sso_token_name must not be empty"));
         }
+        let sso_token_path = match kerberos {
+            Some(_) => super::kerberos::TOKEN_HTTP_AUTH_PATH,
+            None => SSO_TOKEN_PATH,
+        };
         let sso = match &self.sso_url {
             Some(u) => split_url(u, "sso_url")?,
             None => SplitUrl {
                 origin: api.origin.clone(),
-                path: SSO_TOKEN_PATH.to_string(),
+                path: sso_token_path.to_string(),
             },
         };
         let revoke = match &self.sso_revoke_url {
@@ -432,7 +462,7 @@ impl ConnectionBuilder {
             sso: Endpoint {
                 client: sso_client,
                 path: sso.path,
-                url: format!("{}", SsoUrl(&self.sso_url, &api.origin, SSO_TOKEN_PATH)),
+                url: format!("{}", SsoUrl(&self.sso_url, &api.origin, sso_token_path)),
             },
             revoke: Endpoint {
                 client: revoke_client,
@@ -444,6 +474,7 @@ impl ConnectionBuilder {
             },
             sso_token_name: self.sso_token_name,
             credentials,
+            kerberos,
             headers: self.headers,
             auth: Mutex::new(AuthState {
                 token: self.token,
@@ -459,6 +490,20 @@ impl ConnectionBuilder {
         Ok(Connection {
             inner: Arc::new(inner),
         })
+    }
+}
+
+impl ConnectionBuilder {
+    /// The Kerberos options when `kerberos(true)`, checked (the feature is compiled in).
+    fn kerberos_options(&self) -> Result<Option<super::kerberos::KerberosOptions>, Error> {
+        if !self.kerberos {
+            return Ok(None);
+        }
+        super::kerberos::check_available()?;
+        Ok(Some(super::kerberos::KerberosOptions {
+            ccache: self.kerberos_ccache.clone(),
+            client_keytab: self.kerberos_client_keytab.clone(),
+        }))
     }
 }
 

@@ -153,7 +153,8 @@ impl Inner {
         if let Some(line) = &line {
             tracing::debug!(request = %line, status = raw.status, "response");
         }
-        if raw.status != 401 || self.credentials.is_none() || self.closed.load(Ordering::Acquire) {
+        let can_login = self.credentials.is_some() || self.kerberos.is_some();
+        if raw.status != 401 || !can_login || self.closed.load(Ordering::Acquire) {
             return Ok(raw);
         }
         // R4.5: a request rejected with 401 was not executed; log in again (once for all

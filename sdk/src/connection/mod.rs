@@ -55,6 +55,7 @@
 
 mod builder;
 mod exchange;
+mod kerberos;
 mod sso;
 
 use std::fmt;
@@ -110,6 +111,8 @@ struct Inner {
     revoke: Endpoint,
     sso_token_name: String,
     credentials: Option<(String, Secret)>,
+    /// Log in with Kerberos (`kerberos(true)`) instead of the password grant.
+    kerberos: Option<kerberos::KerberosOptions>,
     headers: Vec<(String, String)>,
     auth: Mutex<AuthState>,
     login_lock: tokio::sync::Mutex<()>,

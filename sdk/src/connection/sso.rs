@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::{lock, Inner, Secret};
 use crate::error::{Error, ErrorKind};
-use crate::service::{form_encode, read_raw};
+use crate::service::{form_encode, read_raw, RawResponse};
 
 impl Inner {
     /// The current token, logging in when there is none or when `failed` names the
@@ -38,6 +38,9 @@ impl Inner {
 
     /// SSO password grant (R5.1, R5.2).
     pub(super) async fn login(&self) -> Result<Secret, Error> {
+        if let Some(options) = &self.kerberos {
+            return self.kerberos_login(options).await;
+        }
         let Some((user, password)) = &self.credentials else {
             return Err(Error::with_message(
                 ErrorKind::Authentication,
@@ -57,6 +60,12 @@ impl Inner {
         let raw = read_raw(self.sso.client.send(req))
             .await
             .map_err(|e| e.for_request("POST", &self.sso.url))?;
+        self.login_reply(raw)
+    }
+
+    /// The token of the SSO's login reply (R5.2), or the error it reports; shared by the
+    /// password grant and the Kerberos login.
+    pub(super) fn login_reply(&self, raw: RawResponse) -> Result<Secret, Error> {
         tracing::debug!(status = raw.status, "SSO login response");
         let fail = |message: String| {
             Error::with_message(ErrorKind::Authentication, message)
