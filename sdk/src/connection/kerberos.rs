@@ -275,7 +275,7 @@ mod gss {
     use libgssapi::credential::Cred;
     use libgssapi::error::{Error as GssError, MajorFlags};
     use libgssapi::name::Name;
-    use libgssapi::oid::{GSS_MECH_SPNEGO, GSS_NT_HOSTBASED_SERVICE};
+    use libgssapi::oid::{GSS_MECH_KRB5, GSS_MECH_SPNEGO, GSS_NT_HOSTBASED_SERVICE};
 
     use super::{Failure, GssFailure, KerberosOptions};
 
@@ -315,6 +315,28 @@ mod gss {
             what,
             text: e.to_string(),
         }
+    }
+
+    /// Classifies a failure of the SPNEGO mechanism. SPNEGO hands on the Kerberos
+    /// mechanism's error with its minor code remapped to a private number, so when that
+    /// code says nothing, the same first step is tried once with the Kerberos mechanism
+    /// itself, whose minor codes are krb5's own; the message stays SPNEGO's.
+    fn diagnose(e: &GssError, cred: Option<Cred>, service: &str) -> GssFailure {
+        let mut found = failure(e, false);
+        if found.what == Failure::Other {
+            if let Ok(name) = Name::new(service.as_bytes(), Some(GSS_NT_HOSTBASED_SERVICE)) {
+                let mut probe = ClientCtx::new(
+                    cred,
+                    name,
+                    CtxFlags::GSS_C_MUTUAL_FLAG,
+                    Some(GSS_MECH_KRB5),
+                );
+                if let Err(pe) = probe.step(None, None) {
+                    found.what = failure(&pe, false).what;
+                }
+            }
+        }
+        found
     }
 
     fn plain(text: impl Into<String>) -> GssFailure {
@@ -419,12 +441,14 @@ mod gss {
                     None
                 };
                 let mut ctx = ClientCtx::new(
-                    cred,
+                    cred.clone(),
                     name,
                     CtxFlags::GSS_C_MUTUAL_FLAG,
                     Some(GSS_MECH_SPNEGO),
                 );
-                let token = ctx.step(None, None).map_err(|e| failure(&e, false))?;
+                let token = ctx
+                    .step(None, None)
+                    .map_err(|e| diagnose(&e, cred, &service))?;
                 Ok(Initiator {
                     ctx,
                     token: token.map(|t| encode(&t)),

@@ -33,6 +33,7 @@
 
 pub mod form;
 pub mod inventory;
+mod negotiate;
 pub mod render;
 mod rules;
 mod server;
@@ -49,6 +50,7 @@ use tokio::sync::watch;
 
 pub use inventory::{Inventory, InventorySize};
 pub use render::API_PATH;
+pub use negotiate::TOKEN_HTTP_AUTH_PATH;
 pub use rules::Rule;
 pub use server::{SSO_LOGOUT_PATH, SSO_TOKEN_PATH};
 
@@ -139,6 +141,7 @@ pub struct TestEngineBuilder {
     users: Vec<(String, String)>,
     rules: Vec<Rule>,
     idle_timeout: Option<Duration>,
+    http_auth: negotiate::HttpAuth,
 }
 
 impl TestEngineBuilder {
@@ -222,6 +225,7 @@ impl TestEngineBuilder {
         let inventory = Inventory::generate(self.size);
         let state = Arc::new(State::new(self.users, self.gzip, self.record, inventory));
         lock(&state.rules).extend(self.rules);
+        state.http_auth.configure(self.http_auth).map_err(StartError)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let acceptor = tls
             .as_ref()
@@ -333,6 +337,7 @@ impl TestEngine {
             users: vec![(USERNAME.to_string(), PASSWORD.to_string())],
             rules: Vec::new(),
             idle_timeout: None,
+            http_auth: Default::default(),
         }
     }
 

@@ -154,6 +154,7 @@ pub(crate) struct State {
     pub(crate) requests: Mutex<Vec<RecordedRequest>>,
     pub(crate) rules: Mutex<Vec<Rule>>,
     pub(crate) connections: AtomicU64,
+    pub(crate) http_auth: crate::negotiate::HttpAuthState,
 }
 
 impl State {
@@ -177,6 +178,7 @@ impl State {
             requests: Mutex::new(Vec::new()),
             rules: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
+            http_auth: Default::default(),
         }
     }
 
@@ -420,6 +422,9 @@ async fn respond(
         }
     }
 
+    if path == crate::negotiate::TOKEN_HTTP_AUTH_PATH {
+        return crate::negotiate::token_http_auth(state, parts, body);
+    }
     if path == SSO_TOKEN_PATH {
         return if parts.method == Method::POST {
             sso_token(state, body)
