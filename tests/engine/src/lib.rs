@@ -296,15 +296,16 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let mut stop = stop.clone();
         let live = connections.open();
+        let counts = connections.clone();
         tokio::spawn(async move {
             let _live = live;
             let serve = async {
                 match acceptor {
                     Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(tls) => serve(tls, state, id, limits).await,
+                        Ok(tls) => serve(tls, state, id, limits, counts).await,
                         Err(e) => tracing::debug!("test engine: TLS handshake failed: {e}"),
                     },
-                    None => serve(stream, state, id, limits).await,
+                    None => serve(stream, state, id, limits, counts).await,
                 }
             };
             tokio::select! {
@@ -315,11 +316,16 @@ async fn accept_loop(
     }
 }
 
-async fn serve<I>(io: I, state: Arc<State>, id: u64, limits: limits::Limits)
-where
+async fn serve<I>(
+    io: I,
+    state: Arc<State>,
+    id: u64,
+    limits: limits::Limits,
+    counts: Arc<limits::Connections>,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    limits::serve(io, limits, id, move |req| {
+    limits::serve(io, limits, counts, id, move |req| {
         server::handle(state.clone(), id, req)
     })
     .await;
@@ -449,6 +455,18 @@ impl TestEngine {
     /// Number of connections open now (accepted and not yet closed by either side).
     pub fn open_connections(&self) -> u64 {
         self.connections.live()
+    }
+
+    /// The most requests ever handled at the same time on one connection: 1 when the
+    /// requests of every connection were handled one after another (as they are: see
+    /// [`TestEngineBuilder::server_time`]).
+    pub fn max_concurrent_requests_per_connection(&self) -> usize {
+        self.connections.max_in_service_per_connection()
+    }
+
+    /// Requests being handled now, over all connections.
+    pub fn requests_in_service(&self) -> usize {
+        self.connections.in_service()
     }
 
     /// Waits until at most `n` connections are open (for example until an idle
