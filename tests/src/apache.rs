@@ -30,8 +30,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The httpd binary (Debian's name and place).
+/// The httpd binary (Debian's name and place); the environment variable `APACHE2_BINARY`
+/// names another.
 pub const APACHE_BINARY: &str = "/usr/sbin/apache2";
+
+/// The httpd binary to run: `APACHE2_BINARY` if set, else [`APACHE_BINARY`].
+pub fn binary() -> PathBuf {
+    std::env::var_os("APACHE2_BINARY").map_or_else(|| PathBuf::from(APACHE_BINARY), PathBuf::from)
+}
 /// Where Debian's apache2 package puts the modules.
 pub const MODULES_DIR: &str = "/usr/lib/apache2/modules";
 
@@ -70,9 +76,11 @@ fn error(message: impl Into<String>) -> ApacheError {
 /// says what is missing and how to install it.
 pub fn installed() -> Result<(), ApacheError> {
     let how = "install it with `apt-get install apache2` (Debian/Ubuntu)";
-    if !Path::new(APACHE_BINARY).is_file() {
+    let bin = binary();
+    if !bin.is_file() {
         return Err(error(format!(
-            "Apache httpd is not installed ({APACHE_BINARY} not found): {how}"
+            "Apache httpd is not installed ({} not found): {how}",
+            bin.display()
         )));
     }
     for (_, file) in MODULES {
@@ -367,7 +375,7 @@ impl Apache {
             &config_text(config, &dir, port, status_port, as_root),
         )
         .map_err(cleanup)?;
-        let child = Command::new(APACHE_BINARY)
+        let child = Command::new(binary())
             .arg("-f")
             .arg(&conf)
             .arg("-DFOREGROUND")
@@ -377,7 +385,7 @@ impl Apache {
                 std::fs::File::create(dir.join("stderr.log")).map_or(Stdio::null(), Stdio::from),
             )
             .spawn()
-            .map_err(|e| cleanup(error(format!("starting {APACHE_BINARY}: {e}"))))?;
+            .map_err(|e| cleanup(error(format!("starting {}: {e}", binary().display()))))?;
         let mut apache = Apache {
             child,
             dir,
