@@ -215,13 +215,21 @@ async fn http10_response_without_keep_alive_closes_the_connection() {
     .await
 }
 
+/// More body bytes than the client holds back before it hands a response over: the
+/// response is streamed, so a failure after it can no longer re-send the request.
+const STREAMED: usize = 300 * 1024;
+
 #[tokio::test]
-async fn close_in_the_middle_of_a_body_fails_the_body() {
+async fn close_in_the_middle_of_a_streamed_body_fails_the_body() {
     within(async {
         let server = Server::start(|_, mut c| async move {
             c.read_request().await.unwrap();
-            c.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-                .await;
+            c.write(format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                2 * STREAMED,
+                "a".repeat(STREAMED)
+            ))
+            .await;
         })
         .await;
         let client = one_conn(&server);
@@ -235,26 +243,34 @@ async fn close_in_the_middle_of_a_body_fails_the_body() {
 }
 
 #[tokio::test]
-async fn garbage_response_fails_that_request_and_retries_the_others() {
+async fn garbage_response_fails_that_request_after_its_retries_and_the_others_succeed() {
     within(async {
-        let server = Server::start(|i, mut c| async move {
-            if i == 0 {
-                c.read_request().await.unwrap();
-                c.read_request().await.unwrap();
-                c.write("SSH-2.0-Nope\r\n\r\n").await;
-                c.wait_closed().await;
-                return;
+        // `/a` always gets garbage; anything else is answered.
+        let server = Server::start(|_, mut c| async move {
+            while let Some(req) = c.read_request().await {
+                if req.target == "/a" {
+                    c.write("SSH-2.0-Nope\r\n\r\n").await;
+                    c.wait_closed().await;
+                    return;
+                }
+                c.ok(&req.target).await;
             }
-            echo_target(c).await;
         })
         .await;
-        let client = one_conn(&server);
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(4)
+            .max_retries(2)
+            .build()
+            .unwrap();
         let a = client.send(Request::get("/a"));
         let b = client.send(Request::get("/b"));
         let err = a.await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
         assert!(err.to_string().starts_with("GET http://"), "{err}");
         assert_eq!(b.await.unwrap().text().await.unwrap(), "/b");
+        // Sent once and re-sent twice (its budget); `/b` got its own connection.
+        assert_eq!(server.connections(), 4);
     })
     .await
 }
@@ -283,8 +299,12 @@ async fn stall_in_the_middle_of_a_body_hits_the_request_timeout() {
     within(async {
         let server = Server::start(|_, mut c| async move {
             c.read_request().await;
-            c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-                .await;
+            c.write(format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                2 * STREAMED,
+                "p".repeat(STREAMED)
+            ))
+            .await;
             c.wait_closed().await;
         })
         .await;
