@@ -356,13 +356,15 @@ impl Pool {
                 }
                 st.origin_cap = Some(limit);
                 st.cap_from_header = true;
-            } else if st.origin_cap.is_none() {
+            } else if st.origin_cap.is_none() && limit >= 2 {
+                // A close after the very first response says little about a budget (an
+                // error page, a restart) and learning 1 would end pipelining for good.
                 tracing::debug!(
                     conn = id,
                     limit,
                     "pool: learned from a close: {limit} requests per connection"
                 );
-                st.origin_cap = Some(limit.max(1));
+                st.origin_cap = Some(limit);
             }
         }
         let handed_back = p.handed_back.len();
