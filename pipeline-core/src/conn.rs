@@ -29,6 +29,9 @@ use crate::{Body, Error, ErrorKind, Response};
 const COPY_BODY_LIMIT: usize = 4096;
 /// How many fresh connections may die under a request not yet written before it fails.
 const MAX_BOUNCES: u32 = 8;
+/// How many times a written request may be re-sent, without spending its retries, because
+/// another request on its connection failed (a bound against pathological servers only).
+const MAX_DISPLACED: u32 = 8;
 /// Loop passes before the task yields to the runtime.
 const PASSES_PER_POLL: usize = 32;
 /// A response body up to this size (or half the body size limit, if smaller) is held until
@@ -1190,7 +1193,9 @@ impl Conn {
                     .processed(true)
                     .for_request(e.job.method, self.cfg.url(&e.job.path));
                 e.job.answer(Err(err));
-            } else if !suspect {
+            } else if !suspect && e.job.displaced < MAX_DISPLACED {
+                // Another request was at fault: this one is re-sent without spending a retry.
+                e.job.displaced += 1;
                 requeue.push(e.job);
             } else if e.job.attempts < max_retries {
                 e.job.attempts += 1;

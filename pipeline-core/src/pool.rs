@@ -29,6 +29,9 @@ pub(crate) struct Job {
     /// written (bounded so that a server closing every new connection cannot loop it
     /// forever).
     pub(crate) bounces: u32,
+    /// How many times it was re-sent, without spending a retry, because another request
+    /// on its connection failed.
+    pub(crate) displaced: u32,
     /// Nothing else may be written on its connection until its final status arrives
     /// (non-idempotent requests, and a retried request on a connection not yet proven).
     pub(crate) exclusive: bool,
@@ -213,6 +216,7 @@ impl Pool {
             tx: Some(tx),
             attempts: 0,
             bounces: 0,
+            displaced: 0,
             exclusive: false,
             max_body: request.max_body_bytes.unwrap_or(self.config.max_body_bytes),
             _permit: permit,
