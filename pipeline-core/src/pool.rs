@@ -29,9 +29,8 @@ pub(crate) struct Job {
     /// written (bounded so that a server closing every new connection cannot loop it
     /// forever).
     pub(crate) bounces: u32,
-    /// How many times it was re-sent, without spending a retry, because another request
-    /// on its connection failed.
-    pub(crate) displaced: u32,
+    /// It was written on a connection before (so it may have been processed).
+    pub(crate) sent_before: bool,
     /// Nothing else may be written on its connection until its final status arrives
     /// (non-idempotent requests, and a retried request on a connection not yet proven).
     pub(crate) exclusive: bool,
@@ -216,7 +215,7 @@ impl Pool {
             tx: Some(tx),
             attempts: 0,
             bounces: 0,
-            displaced: 0,
+            sent_before: false,
             exclusive: false,
             max_body: request.max_body_bytes.unwrap_or(self.config.max_body_bytes),
             _permit: permit,
@@ -248,7 +247,7 @@ impl Pool {
                 if let Some(mut job) = st.queue.pop_front() {
                     let err =
                         Error::new(ErrorKind::Timeout, "timed out before a connection was free")
-                            .processed(job.attempts > 0)
+                            .processed(job.sent_before)
                             .for_request(job.method, self.config.url(&job.path));
                     job.answer(Err(err));
                 }

@@ -1026,7 +1026,7 @@ async fn announced_close_re_sends_the_rest_pipelined_without_spending_retries() 
 }
 
 #[tokio::test]
-async fn unannounced_close_charges_only_the_oldest_unanswered_request() {
+async fn unannounced_close_spends_the_retries_of_written_requests_only() {
     within(async {
         let server = Server::start(|i, mut c| async move {
             if i == 0 {
@@ -1038,27 +1038,26 @@ async fn unannounced_close_charges_only_the_oldest_unanswered_request() {
             echo_target(c).await;
         })
         .await;
+        // Depth 3: the fourth request is not written on the first connection.
         let client = Client::builder(&server.url())
             .max_connections(1)
-            .pipeline_depth(4)
+            .pipeline_depth(3)
             .max_retries(0)
             .build()
             .unwrap();
-        let futs: Vec<_> = (0..3)
+        let futs: Vec<_> = (0..4)
             .map(|i| client.send(Request::get(format!("/r{i}"))))
             .collect();
         let mut futs = futs.into_iter();
-        // The oldest is the suspect: with no retries left it fails...
-        let err = futs.next().unwrap().await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
-        assert!(err.may_have_been_processed());
-        // ...the others were not at fault and are re-sent.
-        for (i, f) in futs.enumerate() {
-            assert_eq!(
-                f.await.unwrap().text().await.unwrap(),
-                format!("/r{}", i + 1)
-            );
+        // Written, maybe processed, no retry left: they fail saying so...
+        for _ in 0..3 {
+            let err = futs.next().unwrap().await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+            assert!(err.may_have_been_processed());
         }
+        // ...the one never written is sent on the next connection.
+        let last = futs.next().unwrap().await.unwrap();
+        assert_eq!(last.text().await.unwrap(), "/r3");
         assert_eq!(server.connections(), 2);
     })
     .await
@@ -1121,7 +1120,7 @@ async fn a_timeout_fails_only_its_own_request() {
         let client = Client::builder(&server.url())
             .max_connections(1)
             .pipeline_depth(4)
-            .max_retries(0)
+            .max_retries(1)
             .request_timeout(None)
             .build()
             .unwrap();
@@ -1130,7 +1129,7 @@ async fn a_timeout_fails_only_its_own_request() {
         let c = client.send(Request::get("/c"));
         let err = slow.await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
-        // Its neighbours, ahead and behind, are re-sent without spending their retries.
+        // Its neighbours, ahead and behind, are re-sent (within their budget).
         assert_eq!(a.await.unwrap().text().await.unwrap(), "/a");
         assert_eq!(c.await.unwrap().text().await.unwrap(), "/c");
         assert_eq!(server.connections(), 2);
