@@ -101,7 +101,7 @@ fn fail_connect(pool: &Arc<Pool>, id: u64, mut rx: mpsc::UnboundedReceiver<Job>,
     while let Ok(mut job) = rx.try_recv() {
         let err = e
             .clone()
-            .processed(job.attempts > 0)
+            .processed(job.sent_before)
             .for_request(job.method, pool.config.url(&job.path));
         job.answer(Err(err));
         failed += 1;
@@ -181,13 +181,14 @@ enum Exit {
     /// and are re-sent at once, pipelined, without spending their retries.
     Announced,
     /// The connection ended without a known culprit (closed, reset, write failure): the
-    /// error for requests that cannot be re-sent. The oldest unanswered request is the
-    /// suspect and spends a retry (and goes alone on its next connection, RFC 9112
-    /// section 9.3.2); the others are re-sent without spending theirs.
+    /// error for requests that cannot be re-sent. Written idempotent requests are re-sent
+    /// within their retry budget (the first on a fresh connection goes alone, RFC 9112
+    /// section 9.3.2).
     Unannounced(Error),
     /// One request's own exchange failed (malformed or cut response, timeout, body too
     /// large). It fails with its error, or is re-sent within its budget if `resend` and it
-    /// is idempotent; the others are re-sent (or re-queued) without spending retries.
+    /// is idempotent; the other written ones are re-sent within their budget, the unwritten
+    /// ones re-queued.
     Culprit {
         idx: usize,
         err: Error,
@@ -1063,7 +1064,7 @@ impl Conn {
                         ErrorKind::Timeout,
                         "request timeout expired before it was sent",
                     )
-                    .processed(false)
+                    .processed(e.job.sent_before)
                     .for_request(e.job.method, self.cfg.url(&e.job.path));
                     self.progress.exclusive_cleared |= e.job.exclusive;
                     e.job.answer(Err(err));
@@ -1105,8 +1106,6 @@ impl Conn {
     fn settle(&mut self, exit: Exit) -> Vec<Job> {
         let max_retries = self.cfg.max_retries;
         let mut announced = false;
-        // The oldest unanswered request bears the suspicion of an unexplained close.
-        let mut suspect_pending = false;
         let mut culprit = None;
         let closed_err = match exit {
             Exit::Clean => closed_before_response(),
@@ -1116,7 +1115,6 @@ impl Conn {
             }
             Exit::Unannounced(e) => {
                 tracing::debug!(conn = self.id, "dispatch: connection closing: {e}");
-                suspect_pending = true;
                 e
             }
             Exit::Culprit { idx, err, resend } => {
@@ -1138,6 +1136,7 @@ impl Conn {
         let mut requeue = Vec::new();
         for (i, mut e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
             let written = self.was_written(&e);
+            e.job.sent_before |= written;
             let sink = if i == 0 { front_sink.take() } else { None };
             let own = match &culprit {
                 Some((idx, err, resend)) if *idx == i => Some((err.clone(), *resend)),
@@ -1170,7 +1169,7 @@ impl Conn {
                     requeue.push(e.job);
                 } else {
                     let err = err
-                        .processed(written)
+                        .processed(written || e.job.sent_before)
                         .for_request(e.job.method, self.cfg.url(&e.job.path));
                     e.job.answer(Err(err));
                 }
@@ -1180,7 +1179,6 @@ impl Conn {
                 self.requeue_unwritten(e.job, &closed_err, &mut requeue);
                 continue;
             }
-            let suspect = std::mem::take(&mut suspect_pending);
             if announced {
                 // The server said it would close: it never processed this one.
                 requeue.push(e.job);
@@ -1190,9 +1188,9 @@ impl Conn {
                     .processed(true)
                     .for_request(e.job.method, self.cfg.url(&e.job.path));
                 e.job.answer(Err(err));
-            } else if !suspect {
-                requeue.push(e.job);
             } else if e.job.attempts < max_retries {
+                // It may have been processed: re-sending it spends a retry, so that the
+                // server sees it at most `1 + max_retries` times.
                 e.job.attempts += 1;
                 tracing::debug!(
                     conn = self.id,
@@ -1232,7 +1230,7 @@ impl Conn {
                     ),
                 )
                 .with_shared_source(closed.source_arc())
-                .processed(false)
+                .processed(job.sent_before)
                 .for_request(job.method, self.cfg.url(&job.path));
                 job.answer(Err(err));
                 return;

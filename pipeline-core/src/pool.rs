@@ -29,6 +29,8 @@ pub(crate) struct Job {
     /// written (bounded so that a server closing every new connection cannot loop it
     /// forever).
     pub(crate) bounces: u32,
+    /// It was written on a connection before (so it may have been processed).
+    pub(crate) sent_before: bool,
     /// Nothing else may be written on its connection until its final status arrives
     /// (non-idempotent requests, and a retried request on a connection not yet proven).
     pub(crate) exclusive: bool,
@@ -213,6 +215,7 @@ impl Pool {
             tx: Some(tx),
             attempts: 0,
             bounces: 0,
+            sent_before: false,
             exclusive: false,
             max_body: request.max_body_bytes.unwrap_or(self.config.max_body_bytes),
             _permit: permit,
@@ -244,7 +247,7 @@ impl Pool {
                 if let Some(mut job) = st.queue.pop_front() {
                     let err =
                         Error::new(ErrorKind::Timeout, "timed out before a connection was free")
-                            .processed(job.attempts > 0)
+                            .processed(job.sent_before)
                             .for_request(job.method, self.config.url(&job.path));
                     job.answer(Err(err));
                 }
@@ -356,13 +359,15 @@ impl Pool {
                 }
                 st.origin_cap = Some(limit);
                 st.cap_from_header = true;
-            } else if st.origin_cap.is_none() {
+            } else if st.origin_cap.is_none() && limit >= 2 {
+                // A close after the very first response says little about a budget (an
+                // error page, a restart) and learning 1 would end pipelining for good.
                 tracing::debug!(
                     conn = id,
                     limit,
                     "pool: learned from a close: {limit} requests per connection"
                 );
-                st.origin_cap = Some(limit.max(1));
+                st.origin_cap = Some(limit);
             }
         }
         let handed_back = p.handed_back.len();
