@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p ovirt-tests --bin inventory-bench -- \
 //!     [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain] \
-//!     [--front direct,apache] [--server-time-ms 0]
+//!     [--front direct,apache] [--server-time-ms 0] [--no-chart]
 //! cargo run --release -p ovirt-tests --bin inventory-bench -- --parse [--vms 10000] [--runs 5]
 //! ```
 //!
@@ -28,6 +28,8 @@
 //! Both fronts are measured in the same run, one after the other for each configuration,
 //! and the table gives each Apache row's wall time as a ratio to the direct row of the same
 //! configuration. Without apache2 installed, `apache` is left out with a note.
+//! `--no-chart` leaves docs/inventory.svg alone (it is drawn from the direct rows of the
+//! first N otherwise).
 //! `--server-time-ms D` makes the engine spend D ms on every request, one request after
 //! another per connection (`TestEngineBuilder::server_time`).
 //!
@@ -71,9 +73,10 @@ struct Options {
     doc: String,
     fronts: Vec<String>,
     server_time_ms: u64,
+    chart: bool,
 }
 
-const USAGE: &str = "usage: inventory-bench [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain] [--front direct,apache] [--server-time-ms 0]
+const USAGE: &str = "usage: inventory-bench [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain] [--front direct,apache] [--server-time-ms 0] [--no-chart]
        inventory-bench --parse [--vms 10000] [--doc engine|full] [--runs 5]";
 
 fn list<T: std::str::FromStr>(name: &str, text: &str) -> Result<Vec<T>, String> {
@@ -100,6 +103,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
         doc: "engine".to_string(),
         fronts: vec!["direct".to_string(), "apache".to_string()],
         server_time_ms: 0,
+        chart: true,
     };
     let mut runs_set = false;
     let mut args = args.peekable();
@@ -129,6 +133,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 runs_set = true;
             }
             "--plain" => o.tls = false,
+            "--no-chart" => o.chart = false,
             "--front" => {
                 o.fronts = value("--front")?
                     .split(',')
@@ -666,7 +671,9 @@ fn bench(o: &Options) -> Result<(), String> {
     }
     drop(servers);
     print_table(&rows);
-    write_chart(&rows);
+    if o.chart {
+        write_chart(&rows);
+    }
     Ok(())
 }
 
