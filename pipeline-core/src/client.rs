@@ -510,11 +510,13 @@ pub struct ResponseFuture {
 }
 
 pub(crate) enum FutureState {
-    /// Waiting for capacity (backpressure).
+    /// Waiting for capacity (backpressure). The request's timeout does not run yet.
     Admission {
         acquire: Acquire,
         request: Box<Request>,
         pool: Arc<Pool>,
+        /// The request's timeout, started once it is admitted.
+        timeout: Option<Duration>,
     },
     /// Queued; the connection answers through the channel.
     Queued {
@@ -548,27 +550,24 @@ impl ResponseFuture {
         sem: Arc<Semaphore>,
         request: Request,
         pool: Arc<Pool>,
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
     ) -> ResponseFuture {
         ResponseFuture {
             state: FutureState::Admission {
                 acquire: Box::pin(sem.acquire_owned()),
                 request: Box::new(request),
                 pool,
+                timeout,
             },
-            deadline,
+            deadline: None,
             sleep: None,
         }
     }
 
     fn timeout_error(&self) -> Error {
         match &self.state {
-            FutureState::Admission { request, pool, .. } => Error::new(
-                ErrorKind::Timeout,
-                "timed out waiting for a free connection slot",
-            )
-            .processed(false)
-            .for_request(request.method, pool.config.url(&request.path)),
+            // Not reached: no deadline runs during admission.
+            FutureState::Admission { .. } => Error::new(ErrorKind::Timeout, "timed out"),
             FutureState::Queued {
                 method, pool, path, ..
             } => Error::new(ErrorKind::Timeout, "timed out waiting for the response")
@@ -618,11 +617,17 @@ impl Future for ResponseFuture {
                 },
                 FutureState::Admission { acquire, .. } => match acquire.as_mut().poll(cx) {
                     Poll::Ready(Ok(permit)) => {
-                        let FutureState::Admission { request, pool, .. } =
-                            std::mem::replace(&mut this.state, FutureState::Ready(None))
+                        let FutureState::Admission {
+                            request,
+                            pool,
+                            timeout,
+                            ..
+                        } = std::mem::replace(&mut this.state, FutureState::Ready(None))
                         else {
                             return Poll::Ready(Err(unreachable_state()));
                         };
+                        // The timeout starts now that the request is admitted.
+                        this.deadline = timeout.map(|t| Instant::now() + t);
                         this.state = pool.submit(*request, permit, this.deadline);
                     }
                     Poll::Ready(Err(_)) => {
@@ -634,7 +639,7 @@ impl Future for ResponseFuture {
                 },
             }
         }
-        if let Some(deadline) = this.deadline {
+        if let (Some(deadline), FutureState::Queued { .. }) = (this.deadline, &this.state) {
             let sleep = this
                 .sleep
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));

@@ -31,15 +31,25 @@ const COPY_BODY_LIMIT: usize = 4096;
 const MAX_BOUNCES: u32 = 8;
 /// Loop passes before the task yields to the runtime.
 const PASSES_PER_POLL: usize = 32;
+/// A response body up to this size (or half the body size limit, if smaller) is held until
+/// it is complete before the response is handed over, so that a cut or malformed body can
+/// still be re-sent (idempotent requests); a larger body is handed over as a stream once
+/// this much has arrived.
+pub(crate) const HOLD_BODY_LIMIT: usize = 256 * 1024;
 
 /// Runs a connection until it closes, then hands unfinished requests back to the pool.
-pub(crate) async fn run(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>) {
+pub(crate) async fn run(
+    pool: Arc<Pool>,
+    id: u64,
+    rx: mpsc::UnboundedReceiver<Job>,
+    limit: Option<u64>,
+) {
     let mut guard = SlotGuard {
         pool: pool.clone(),
         id,
         armed: true,
     };
-    run_inner(pool, id, rx).await;
+    run_inner(pool, id, rx, limit).await;
     guard.armed = false;
 }
 
@@ -60,7 +70,7 @@ impl Drop for SlotGuard {
     }
 }
 
-async fn run_inner(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>) {
+async fn run_inner(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>, limit: Option<u64>) {
     let cfg = pool.config.clone();
     let io = match tokio::time::timeout(cfg.connect_timeout, connect(&cfg)).await {
         Ok(Ok(io)) => io,
@@ -78,6 +88,7 @@ async fn run_inner(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>) {
     };
     tracing::debug!(conn = id, "dispatch: connected to {}", cfg.origin.prefix);
     let mut conn = Conn::new(pool, cfg, id, rx, io);
+    conn.limit = limit;
     let exit = poll_fn(|cx| conn.poll(cx)).await;
     conn.teardown(exit).await;
 }
@@ -90,7 +101,7 @@ fn fail_connect(pool: &Arc<Pool>, id: u64, mut rx: mpsc::UnboundedReceiver<Job>,
     while let Ok(mut job) = rx.try_recv() {
         let err = e
             .clone()
-            .processed(job.attempts > 0)
+            .processed(job.sent_before)
             .for_request(job.method, pool.config.url(&job.path));
         job.answer(Err(err));
         failed += 1;
@@ -161,39 +172,33 @@ enum BodyStep {
     TooLarge(u64),
 }
 
-/// Why the connection stops.
-struct Exit {
-    /// `None`: a clean close. Otherwise the error for requests that were written and cannot
-    /// be retried (no request context yet).
-    closed: Option<Error>,
-    /// The request that caused the close, with its own error.
-    culprit: Option<(usize, Error)>,
+/// Why the connection stops, which decides what becomes of the requests still on it.
+enum Exit {
+    /// Nothing written is left unanswered (idle close, nothing more to do).
+    Clean,
+    /// The server announced its close on a complete response (`Connection: close`, or
+    /// HTTP/1.0 without keep-alive): the requests written after it were never processed
+    /// and are re-sent at once, pipelined, without spending their retries.
+    Announced,
+    /// The connection ended without a known culprit (closed, reset, write failure): the
+    /// error for requests that cannot be re-sent. Written idempotent requests are re-sent
+    /// within their retry budget (the first on a fresh connection goes alone, RFC 9112
+    /// section 9.3.2).
+    Unannounced(Error),
+    /// One request's own exchange failed (malformed or cut response, timeout, body too
+    /// large). It fails with its error, or is re-sent within its budget if `resend` and it
+    /// is idempotent; the other written ones are re-sent within their budget, the unwritten
+    /// ones re-queued.
+    Culprit {
+        idx: usize,
+        err: Error,
+        resend: bool,
+    },
 }
 
 impl Exit {
-    fn clean() -> Exit {
-        Exit {
-            closed: None,
-            culprit: None,
-        }
-    }
-
-    fn closed(e: Error) -> Exit {
-        Exit {
-            closed: Some(e),
-            culprit: None,
-        }
-    }
-
-    fn culprit(idx: usize, e: Error) -> Exit {
-        let closed = Error::new(
-            ErrorKind::Closed,
-            "the connection was closed because another request pipelined on it failed",
-        );
-        Exit {
-            closed: Some(closed),
-            culprit: Some((idx, e)),
-        }
+    fn culprit(idx: usize, err: Error, resend: bool) -> Exit {
+        Exit::Culprit { idx, err, resend }
     }
 }
 
@@ -244,6 +249,18 @@ struct Conn {
     idle_since: Option<Instant>,
     /// A response arrived on this connection.
     proven: bool,
+    /// How many requests this connection may carry in all (the server's keep-alive
+    /// budget), if known. Never more are written.
+    limit: Option<u64>,
+    /// Requests queued for writing so far.
+    queued_count: u64,
+    /// Final responses received so far.
+    responses: u64,
+    /// The idle timeout the server announced (`Keep-Alive: timeout=`).
+    server_idle: Option<Duration>,
+    /// The last complete response announced the close (`Connection: close`, or HTTP/1.0
+    /// without keep-alive).
+    announced_close: bool,
     progress: Progress,
     absolute_prefix: Option<String>,
     proxy_authorization: Option<String>,
@@ -291,6 +308,11 @@ impl Conn {
             timer_at: None,
             idle_since: None,
             proven: false,
+            limit: None,
+            queued_count: 0,
+            responses: 0,
+            server_idle: None,
+            announced_close: false,
             progress: Progress::default(),
             absolute_prefix,
             proxy_authorization,
@@ -307,7 +329,7 @@ impl Conn {
             }
             if self.entries.is_empty() && self.rx_closed {
                 tracing::trace!(conn = self.id, "dispatch: nothing left to do");
-                return Poll::Ready(Exit::clean());
+                return Poll::Ready(Exit::Clean);
             }
             if !progressed {
                 return Poll::Pending;
@@ -362,6 +384,10 @@ impl Conn {
             return;
         }
         while self.unqueued < self.entries.len() {
+            if self.limit.is_some_and(|l| self.queued_count >= l) {
+                self.hand_back_over_budget(progressed);
+                break;
+            }
             let idx = self.unqueued;
             if self.entries[idx].job.is_canceled() {
                 // Never written: skip it (cancel safety).
@@ -415,6 +441,7 @@ impl Conn {
             entry.queued = true;
             self.queued_bytes += len as u64;
             self.unqueued += 1;
+            self.queued_count += 1;
             *progressed = true;
             tracing::debug!(conn = self.id, "dispatch: {} {}", job.method, job.path);
             if exclusive {
@@ -428,6 +455,56 @@ impl Conn {
         }
         if !self.enc.is_empty() {
             self.out.push_back(self.enc.split().freeze());
+        }
+    }
+
+    /// The connection's budget is spent: the requests assigned to it and not written go
+    /// back to the pool (they lose nothing), and it takes no more.
+    fn hand_back_over_budget(&mut self, progressed: &mut bool) {
+        self.rx.close();
+        while let Ok(job) = self.rx.try_recv() {
+            self.entries.push_back(Entry {
+                job,
+                write_start: 0,
+                queued: false,
+                gzip: false,
+            });
+        }
+        let mut n = 0;
+        while self.entries.len() > self.unqueued {
+            let Some(e) = self.entries.pop_back() else {
+                break;
+            };
+            self.progress.exclusive_cleared |= e.job.exclusive;
+            if e.job.is_canceled() {
+                self.progress.done += 1;
+            } else {
+                self.progress.handed_back.push(e.job);
+                n += 1;
+            }
+        }
+        self.progress.handed_back.reverse();
+        if n > 0 {
+            *progressed = true;
+            tracing::debug!(
+                conn = self.id,
+                "dispatch: budget of {:?} requests spent; {n} handed back",
+                self.limit
+            );
+        }
+    }
+
+    /// Lowers the connection's budget to `total` requests in all.
+    fn lower_limit(&mut self, total: u64, from_header: bool) {
+        let limit = self.limit.map_or(total, |l| l.min(total));
+        self.limit = Some(limit);
+        if from_header {
+            // The origin's own figure, passed on even when it lowers nothing here.
+            self.progress.limit = Some(total);
+            self.progress.limit_from_header = true;
+        } else if self.progress.limit.is_none_or(|l| limit < l) {
+            self.progress.limit = Some(limit);
+            self.progress.limit_from_header = false;
         }
     }
 
@@ -549,14 +626,21 @@ impl Conn {
     /// are retried or failed; with none, it is a clean close.
     fn after_close(&self) -> Exit {
         let written = self.entries.iter().any(|e| self.was_written(e));
+        if self.announced_close && matches!(self.read, ReadState::Head) {
+            return if written {
+                Exit::Announced
+            } else {
+                Exit::Clean
+            };
+        }
         if written || self.write_error.is_some() {
             let mut e = closed_before_response();
             if let Some(w) = &self.write_error {
                 e = e.with_shared_source(Some(w.clone() as _));
             }
-            Exit::closed(e)
+            Exit::Unannounced(e)
         } else {
-            Exit::clean()
+            Exit::Clean
         }
     }
 
@@ -564,9 +648,9 @@ impl Conn {
     /// requests are retried or failed.
     fn fail_front_body(&mut self, err: Error) -> Exit {
         if matches!(self.read, ReadState::Body { .. }) {
-            Exit::culprit(0, err)
+            Exit::culprit(0, err, true)
         } else {
-            Exit::closed(err)
+            Exit::Unannounced(err)
         }
     }
 
@@ -613,20 +697,20 @@ impl Conn {
             err.message()
         );
         match self.entries.front() {
-            Some(e) if self.was_written(e) => Exit::culprit(0, err),
-            _ => Exit::closed(err),
+            Some(e) if self.was_written(e) => Exit::culprit(0, err, true),
+            _ => Exit::Unannounced(err),
         }
     }
 
     fn on_head(&mut self, head: ResponseHead) -> Result<(), Exit> {
         let Some(front) = self.entries.front() else {
-            return Err(Exit::closed(Error::new(
+            return Err(Exit::Unannounced(Error::new(
                 ErrorKind::Malformed,
                 "the server sent a response with no request outstanding",
             )));
         };
         if !self.was_written(front) {
-            return Err(Exit::closed(Error::new(
+            return Err(Exit::Unannounced(Error::new(
                 ErrorKind::Malformed,
                 "the server sent a response before the request was written",
             )));
@@ -635,6 +719,7 @@ impl Conn {
             return Err(Exit::culprit(
                 0,
                 Error::new(ErrorKind::Malformed, "unexpected 101 Switching Protocols"),
+                false,
             ));
         }
         if head.is_interim() {
@@ -648,19 +733,36 @@ impl Conn {
         }
         let method = front.job.method;
         let limit = front.job.max_body;
-        let framing = head
-            .framing(method)
-            .map_err(|e| Exit::culprit(0, Error::new(ErrorKind::Malformed, format!("{e:?}"))))?;
-        if front.job.exclusive {
-            tracing::trace!(
-                conn = self.id,
-                "dispatch: final status of a lone request; writes resume"
-            );
-            self.alone = false;
-            self.progress.exclusive_cleared = true;
-        }
+        let framing = head.framing(method).map_err(|e| {
+            Exit::culprit(0, Error::new(ErrorKind::Malformed, format!("{e:?}")), true)
+        })?;
+        tracing::debug!(
+            conn = self.id,
+            "dispatch: {} {} -> {}",
+            method,
+            front.job.path,
+            head.status
+        );
+        let front_canceled = front.job.is_canceled();
         self.progress.proven = true;
         self.proven = true;
+        self.responses += 1;
+        let params = head.keep_alive_params();
+        if let Some(t) = params.timeout_secs {
+            self.server_idle = Some(Duration::from_secs(t));
+        }
+        if let Some(m) = params.max {
+            // `max` counts the requests the server still takes after this one.
+            self.lower_limit(self.responses.saturating_add(m), true);
+        }
+        self.announced_close = if head.http10 {
+            !head.headers.has_token("connection", "keep-alive")
+        } else {
+            head.headers.has_token("connection", "close")
+        };
+        if self.announced_close {
+            self.lower_limit(self.responses, false);
+        }
         let keep_alive = head.keep_alive() && framing != Framing::Eof;
         if !keep_alive && !self.no_more_writes {
             tracing::trace!(
@@ -670,13 +772,6 @@ impl Conn {
             self.no_more_writes = true;
             self.rx.close();
         }
-        tracing::debug!(
-            conn = self.id,
-            "dispatch: {} {} -> {}",
-            method,
-            front.job.path,
-            head.status
-        );
         let decoder = match framing {
             Framing::Empty => {
                 self.deliver(head, Body::empty(), false);
@@ -695,14 +790,14 @@ impl Conn {
                         conn = self.id,
                         "dispatch: Content-Length {n} is over the body limit {max}"
                     );
-                    return Err(Exit::culprit(0, too_large(max)));
+                    return Err(Exit::culprit(0, too_large(max), false));
                 }
                 Decoder::length(n)
             }
             Framing::Chunked => Decoder::chunked(),
             Framing::Eof => Decoder::eof(),
         };
-        let sink = if front.job.is_canceled() {
+        let sink = if front_canceled {
             Sink::Discard
         } else {
             Sink::Pending {
@@ -793,13 +888,14 @@ impl Conn {
             BodyStep::Invalid(why) => Err(Exit::culprit(
                 0,
                 Error::new(ErrorKind::Malformed, format!("invalid chunked body: {why}")),
+                true,
             )),
             BodyStep::TooLarge(max) => {
                 tracing::debug!(
                     conn = self.id,
                     "dispatch: response body passed the limit {max}; closing the connection"
                 );
-                Err(Exit::culprit(0, too_large(max)))
+                Err(Exit::culprit(0, too_large(max), false))
             }
         }
     }
@@ -851,7 +947,17 @@ impl Conn {
                 BodyStep::Data
             }
             Ok(Decoded::NeedMore) => {
-                if let Sink::Pending { .. } = sink {
+                if let Sink::Pending { first, rest, .. } = sink {
+                    let held = first.as_ref().map_or(0, Bytes::len) + rest.len();
+                    // Half the body limit at most, so that a body too large is still
+                    // handed over (and fails as it streams) before it passes the limit.
+                    let hold = limit.map_or(HOLD_BODY_LIMIT as u64, |l| {
+                        (l / 2).min(HOLD_BODY_LIMIT as u64)
+                    });
+                    if (held as u64) < hold {
+                        // Held until complete, so that a cut body can still be re-sent.
+                        return BodyStep::NeedMore;
+                    }
                     // The body is not all here: hand the response over with a streamed body.
                     let Sink::Pending { head, first, rest } =
                         std::mem::replace(sink, Sink::Discard)
@@ -892,9 +998,29 @@ impl Conn {
     /// The front request is finished.
     fn finish_front(&mut self) {
         self.read = ReadState::Head;
-        if self.entries.pop_front().is_some() {
+        if let Some(e) = self.entries.pop_front() {
             self.unqueued = self.unqueued.saturating_sub(1);
             self.progress.done += 1;
+            if e.job.exclusive {
+                // Nothing was written behind it until its whole response was read.
+                tracing::trace!(
+                    conn = self.id,
+                    "dispatch: a lone request's response is complete; writes resume"
+                );
+                self.alone = false;
+                self.progress.exclusive_cleared = true;
+            }
+        }
+    }
+
+    /// How long the connection may stay idle: the configured idle timeout, and in any case
+    /// a margin before the server's announced keep-alive timeout, so that a request is
+    /// never written just as the server closes.
+    fn idle_limit(&self) -> Option<Duration> {
+        let server = self.server_idle.map(before_server_timeout);
+        match (self.cfg.idle_timeout, server) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -902,7 +1028,7 @@ impl Conn {
         let earliest = if self.entries.is_empty() {
             // Idle: close after the idle timeout.
             let since = *self.idle_since.get_or_insert_with(Instant::now);
-            self.cfg.idle_timeout.map(|t| since + t)
+            self.idle_limit().map(|t| since + t)
         } else {
             self.idle_since = None;
             self.entries.iter().filter_map(|e| e.job.deadline).min()
@@ -925,7 +1051,7 @@ impl Conn {
                 conn = self.id,
                 "dispatch: idle timeout; closing the connection"
             );
-            return Err(Exit::clean());
+            return Err(Exit::Clean);
         }
         let now = Instant::now();
         let expired = |e: &Entry| e.job.deadline.is_some_and(|d| d <= now);
@@ -938,7 +1064,7 @@ impl Conn {
                         ErrorKind::Timeout,
                         "request timeout expired before it was sent",
                     )
-                    .processed(false)
+                    .processed(e.job.sent_before)
                     .for_request(e.job.method, self.cfg.url(&e.job.path));
                     self.progress.exclusive_cleared |= e.job.exclusive;
                     e.job.answer(Err(err));
@@ -959,14 +1085,14 @@ impl Conn {
                 ErrorKind::Timeout,
                 "request timeout expired before the response was complete; the connection was closed",
             );
-            return Err(Exit::culprit(idx, err));
+            return Err(Exit::culprit(idx, err, false));
         }
         Ok(())
     }
 
     /// Ends the connection: answers or hands back every request, then closes.
     async fn teardown(mut self, exit: Exit) {
-        let clean = exit.closed.is_none() && self.write_error.is_none();
+        let clean = matches!(exit, Exit::Clean | Exit::Announced) && self.write_error.is_none();
         let requeue = self.settle(exit);
         self.pool.closed(self.id, requeue);
         if clean {
@@ -978,57 +1104,123 @@ impl Conn {
 
     /// Answers every request on the connection, or returns it to be sent elsewhere.
     fn settle(&mut self, exit: Exit) -> Vec<Job> {
-        let Exit { closed, culprit } = exit;
-        if let Some(e) = &closed {
-            tracing::debug!(conn = self.id, "dispatch: connection closing: {e}");
-        }
-        let closed_err = closed.unwrap_or_else(closed_before_response);
+        let max_retries = self.cfg.max_retries;
+        let mut announced = false;
+        let mut culprit = None;
+        let closed_err = match exit {
+            Exit::Clean => closed_before_response(),
+            Exit::Announced => {
+                announced = true;
+                closed_before_response()
+            }
+            Exit::Unannounced(e) => {
+                tracing::debug!(conn = self.id, "dispatch: connection closing: {e}");
+                e
+            }
+            Exit::Culprit { idx, err, resend } => {
+                tracing::debug!(
+                    conn = self.id,
+                    "dispatch: connection closing after a request failed: {err}"
+                );
+                culprit = Some((idx, err, resend));
+                Error::new(
+                    ErrorKind::Closed,
+                    "the connection was closed because another request pipelined on it failed",
+                )
+            }
+        };
         let mut front_sink = match std::mem::replace(&mut self.read, ReadState::Head) {
             ReadState::Body { sink, .. } => Some(sink),
             ReadState::Head => None,
         };
         let mut requeue = Vec::new();
         for (i, mut e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
-            let own_err = match &culprit {
-                Some((idx, err)) if *idx == i => Some(err.clone()),
+            let written = self.was_written(&e);
+            e.job.sent_before |= written;
+            let sink = if i == 0 { front_sink.take() } else { None };
+            let own = match &culprit {
+                Some((idx, err, resend)) if *idx == i => Some((err.clone(), *resend)),
                 _ => None,
             };
-            if let (0, Some(sink)) = (i, front_sink.take()) {
-                // Its response head arrived: it cannot be retried.
-                let err = own_err
-                    .unwrap_or_else(|| closed_err.clone())
+            if let Some(Sink::Stream(s)) = sink {
+                // Its response was handed over: its body gets the error.
+                let err = own
+                    .map_or_else(|| closed_err.clone(), |(err, _)| err)
                     .processed(true)
                     .for_request(e.job.method, self.cfg.url(&e.job.path));
-                match sink {
-                    Sink::Stream(s) => s.fail(err),
-                    Sink::Pending { .. } | Sink::Discard => {
-                        e.job.answer(Err(err));
-                    }
+                s.fail(err);
+                continue;
+            }
+            if e.job.is_canceled() {
+                continue;
+            }
+            if let Some((err, resend)) = own {
+                if resend && written && e.job.method.is_idempotent() && e.job.attempts < max_retries
+                {
+                    // Its own response was cut or malformed: send it again.
+                    e.job.attempts += 1;
+                    tracing::debug!(
+                        conn = self.id,
+                        attempt = e.job.attempts,
+                        "dispatch: re-sending {} {} after a bad response: {err}",
+                        e.job.method,
+                        e.job.path
+                    );
+                    requeue.push(e.job);
+                } else {
+                    let err = err
+                        .processed(written || e.job.sent_before)
+                        .for_request(e.job.method, self.cfg.url(&e.job.path));
+                    e.job.answer(Err(err));
                 }
-            } else if let Some(err) = own_err {
-                let err = err
-                    .processed(self.was_written(&e))
+                continue;
+            }
+            if !written {
+                self.requeue_unwritten(e.job, &closed_err, &mut requeue);
+                continue;
+            }
+            if announced {
+                // The server said it would close: it never processed this one.
+                requeue.push(e.job);
+            } else if !e.job.method.is_idempotent() {
+                let err = closed_err
+                    .clone()
+                    .processed(true)
                     .for_request(e.job.method, self.cfg.url(&e.job.path));
                 e.job.answer(Err(err));
-            } else if !e.job.is_canceled() {
-                let written = self.was_written(&e);
-                self.retry_or_fail(e.job, written, &closed_err, &mut requeue);
+            } else if e.job.attempts < max_retries {
+                // It may have been processed: re-sending it spends a retry, so that the
+                // server sees it at most `1 + max_retries` times.
+                e.job.attempts += 1;
+                tracing::debug!(
+                    conn = self.id,
+                    attempt = e.job.attempts,
+                    "dispatch: retrying {} {}",
+                    e.job.method,
+                    e.job.path
+                );
+                requeue.push(e.job);
+            } else {
+                let err = closed_err
+                    .clone()
+                    .processed(true)
+                    .for_request(e.job.method, self.cfg.url(&e.job.path));
+                e.job.answer(Err(err));
             }
         }
         self.rx.close();
         while let Ok(job) = self.rx.try_recv() {
             if !job.is_canceled() {
-                self.retry_or_fail(job, false, &closed_err, &mut requeue);
+                self.requeue_unwritten(job, &closed_err, &mut requeue);
             }
         }
         requeue
     }
 
-    /// A request that was on a failed connection: a request never written is re-queued,
-    /// never failed; a written idempotent one is retried a bounded number of times; any
-    /// other fails saying it may have been processed.
-    fn retry_or_fail(&self, mut job: Job, written: bool, closed: &Error, requeue: &mut Vec<Job>) {
-        if !written && !self.proven {
+    /// A request never written is queued again, never failed, unless fresh connections
+    /// keep dying under it before any response (then it fails after [`MAX_BOUNCES`]).
+    fn requeue_unwritten(&self, mut job: Job, closed: &Error, requeue: &mut Vec<Job>) {
+        if !self.proven {
             job.bounces += 1;
             if job.bounces > MAX_BOUNCES {
                 let err = Error::new(
@@ -1038,32 +1230,22 @@ impl Conn {
                     ),
                 )
                 .with_shared_source(closed.source_arc())
-                .processed(false)
+                .processed(job.sent_before)
                 .for_request(job.method, self.cfg.url(&job.path));
                 job.answer(Err(err));
-            } else {
-                requeue.push(job);
+                return;
             }
-        } else if !written {
-            requeue.push(job);
-        } else if job.method.is_idempotent() && job.attempts < self.cfg.max_retries {
-            job.attempts += 1;
-            tracing::debug!(
-                conn = self.id,
-                attempt = job.attempts,
-                "dispatch: retrying {} {}",
-                job.method,
-                job.path
-            );
-            requeue.push(job);
-        } else {
-            let err = closed
-                .clone()
-                .processed(true)
-                .for_request(job.method, self.cfg.url(&job.path));
-            job.answer(Err(err));
         }
+        requeue.push(job);
     }
+}
+
+/// An idle connection is closed this long after its last response when the server
+/// announced a keep-alive timeout `t`: a margin of a fifth of `t`, at least one second,
+/// but never less than half of `t`.
+fn before_server_timeout(t: Duration) -> Duration {
+    let margin = (t / 5).max(Duration::from_secs(1));
+    t.saturating_sub(margin).max(t / 2)
 }
 
 fn is_gzip(headers: &crate::Headers) -> bool {

@@ -29,6 +29,8 @@ pub(crate) struct Job {
     /// written (bounded so that a server closing every new connection cannot loop it
     /// forever).
     pub(crate) bounces: u32,
+    /// It was written on a connection before (so it may have been processed).
+    pub(crate) sent_before: bool,
     /// Nothing else may be written on its connection until its final status arrives
     /// (non-idempotent requests, and a retried request on a connection not yet proven).
     pub(crate) exclusive: bool,
@@ -64,6 +66,31 @@ struct Slot {
     exclusive: bool,
     /// A response was received on it.
     proven: bool,
+    /// How many requests it may carry in all (the server's keep-alive budget), if known.
+    limit: Option<u64>,
+    /// Requests assigned to it so far (minus those it handed back unwritten).
+    assigned: u64,
+}
+
+impl Slot {
+    /// Takes new work: neither closing nor at the end of its budget. Only these count
+    /// against `max_connections`, so that a connection finishing its last responses does
+    /// not hold up the opening of its replacement.
+    fn is_open(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Its budget is spent: stop sending it work (it closes once its requests are done).
+    fn retire_if_spent(&mut self) {
+        if self.limit.is_some_and(|l| self.assigned >= l) && self.tx.is_some() {
+            tracing::debug!(
+                conn = self.id,
+                "pool: connection budget of {:?} requests spent; it retires",
+                self.limit
+            );
+            self.tx = None;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -74,6 +101,11 @@ struct State {
     client_dropped: bool,
     /// The runtime of the first `send`, for futures polled outside any runtime.
     handle: Option<tokio::runtime::Handle>,
+    /// Requests per connection the origin accepts, learned from a `Keep-Alive: max=`
+    /// header or from the first announced close; applied to connections opened later.
+    origin_cap: Option<u64>,
+    /// The cap came from a `Keep-Alive` header (a close never overrides it).
+    cap_from_header: bool,
 }
 
 /// Shared by the client, its futures and its connection tasks.
@@ -88,15 +120,26 @@ pub(crate) struct Pool {
 pub(crate) struct Progress {
     /// Requests finished (answered, failed, or skipped because canceled).
     pub(crate) done: usize,
-    /// The exclusive request's final status arrived.
+    /// The exclusive request's whole response was read.
     pub(crate) exclusive_cleared: bool,
     /// A response arrived.
     pub(crate) proven: bool,
+    /// The connection's total request budget, lowered (`Keep-Alive: max=` or a close
+    /// announced after this many responses).
+    pub(crate) limit: Option<u64>,
+    /// `limit` came from a `Keep-Alive: max=` header (rather than from a close).
+    pub(crate) limit_from_header: bool,
+    /// Requests assigned but never written, handed back because they are over the budget.
+    pub(crate) handed_back: Vec<Job>,
 }
 
 impl Progress {
     pub(crate) fn is_empty(&self) -> bool {
-        self.done == 0 && !self.exclusive_cleared && !self.proven
+        self.done == 0
+            && !self.exclusive_cleared
+            && !self.proven
+            && self.limit.is_none()
+            && self.handed_back.is_empty()
     }
 }
 
@@ -137,16 +180,18 @@ impl Pool {
                 st.handle = Some(handle);
             }
         }
+        // The timeout runs from admission: time spent waiting for capacity (below) is
+        // not counted.
         let timeout = request.timeout.unwrap_or(self.config.request_timeout);
-        let deadline = timeout.map(|t| Instant::now() + t);
         match self.sem.clone().try_acquire_owned() {
             Ok(permit) => {
+                let deadline = timeout.map(|t| Instant::now() + t);
                 let state = self.submit(request, permit, deadline);
                 ResponseFuture::from_state(state, deadline)
             }
             Err(_) => {
                 tracing::trace!("pool: at capacity, request waits");
-                ResponseFuture::waiting(self.sem.clone(), request, self.clone(), deadline)
+                ResponseFuture::waiting(self.sem.clone(), request, self.clone(), timeout)
             }
         }
     }
@@ -170,6 +215,7 @@ impl Pool {
             tx: Some(tx),
             attempts: 0,
             bounces: 0,
+            sent_before: false,
             exclusive: false,
             max_body: request.max_body_bytes.unwrap_or(self.config.max_body_bytes),
             _permit: permit,
@@ -201,7 +247,7 @@ impl Pool {
                 if let Some(mut job) = st.queue.pop_front() {
                     let err =
                         Error::new(ErrorKind::Timeout, "timed out before a connection was free")
-                            .processed(job.attempts > 0)
+                            .processed(job.sent_before)
                             .for_request(job.method, self.config.url(&job.path));
                     job.answer(Err(err));
                 }
@@ -210,8 +256,13 @@ impl Pool {
             let idempotent = job.method.is_idempotent();
             let retry = job.attempts > 0;
             let mut best: Option<usize> = None;
+            let mut open_slots = 0;
             for (i, s) in st.slots.iter().enumerate() {
-                if s.tx.is_none() || s.exclusive {
+                if !s.is_open() {
+                    continue;
+                }
+                open_slots += 1;
+                if s.exclusive {
                     continue;
                 }
                 let fits = if !idempotent || (retry && !s.proven) {
@@ -223,7 +274,7 @@ impl Pool {
                     best = Some(i);
                 }
             }
-            let open_new = st.slots.len() < max && best.is_none_or(|b| st.slots[b].load > 0);
+            let open_new = open_slots < max && best.is_none_or(|b| st.slots[b].load > 0);
             let opened = if open_new { self.open(st) } else { None };
             let idx = if let Some(i) = opened {
                 i
@@ -240,17 +291,22 @@ impl Pool {
             job.exclusive = !idempotent || (retry && !slot.proven);
             slot.exclusive = job.exclusive;
             slot.load += 1;
+            slot.assigned += 1;
             let sent = match &slot.tx {
                 Some(tx) => tx.send(job).map_err(|e| e.0),
                 None => Err(job),
             };
-            if let Err(mut job) = sent {
-                // The connection is closing; it will report back. Try elsewhere.
-                slot.tx = None;
-                slot.load -= 1;
-                slot.exclusive = false;
-                job.exclusive = false;
-                st.queue.push_front(job);
+            match sent {
+                Ok(()) => slot.retire_if_spent(),
+                Err(mut job) => {
+                    // The connection is closing; it will report back. Try elsewhere.
+                    slot.tx = None;
+                    slot.load -= 1;
+                    slot.assigned -= 1;
+                    slot.exclusive = false;
+                    job.exclusive = false;
+                    st.queue.push_front(job);
+                }
             }
         }
     }
@@ -264,15 +320,18 @@ impl Pool {
         let id = st.next_id;
         st.next_id += 1;
         let (tx, rx) = mpsc::unbounded_channel();
+        let limit = st.origin_cap;
         st.slots.push(Slot {
             id,
             tx: Some(tx),
             load: 0,
             exclusive: false,
             proven: false,
+            limit,
+            assigned: 0,
         });
-        tracing::debug!(conn = id, "pool: opening connection");
-        handle.spawn(crate::conn::run(self.clone(), id, rx));
+        tracing::debug!(conn = id, ?limit, "pool: opening connection");
+        handle.spawn(crate::conn::run(self.clone(), id, rx, limit));
         Some(st.slots.len() - 1)
     }
 
@@ -289,19 +348,55 @@ impl Pool {
             return;
         }
         let mut st = self.lock();
+        if let Some(limit) = p.limit {
+            if p.limit_from_header {
+                if !st.cap_from_header || st.origin_cap != Some(limit) {
+                    tracing::debug!(
+                        conn = id,
+                        limit,
+                        "pool: the origin takes {limit} requests per connection"
+                    );
+                }
+                st.origin_cap = Some(limit);
+                st.cap_from_header = true;
+            } else if st.origin_cap.is_none() && limit >= 2 {
+                // A close after the very first response says little about a budget (an
+                // error page, a restart) and learning 1 would end pipelining for good.
+                tracing::debug!(
+                    conn = id,
+                    limit,
+                    "pool: learned from a close: {limit} requests per connection"
+                );
+                st.origin_cap = Some(limit);
+            }
+        }
+        let handed_back = p.handed_back.len();
         let client_dropped = st.client_dropped;
-        let queue_empty = st.queue.is_empty();
+        let queue_empty = st.queue.is_empty() && handed_back == 0;
         if let Some(s) = st.slots.iter_mut().find(|s| s.id == id) {
-            s.load = s.load.saturating_sub(p.done);
+            s.load = s.load.saturating_sub(p.done + handed_back);
+            s.assigned = s.assigned.saturating_sub(handed_back as u64);
             if p.exclusive_cleared {
                 s.exclusive = false;
             }
             if p.proven {
                 s.proven = true;
             }
+            if let Some(limit) = p.limit {
+                s.limit = Some(s.limit.map_or(limit, |l| l.min(limit)));
+                s.retire_if_spent();
+            }
+            if handed_back > 0 {
+                // Over its budget: it takes nothing more.
+                s.tx = None;
+            }
             if client_dropped && queue_empty && s.load == 0 {
                 s.tx = None;
             }
+        }
+        for mut job in p.handed_back.into_iter().rev() {
+            job.exclusive = false;
+            st.queue.push_front(job);
         }
         self.dispatch(&mut st);
     }
