@@ -125,6 +125,9 @@ pub struct ApacheConfig {
     pub keep_alive_timeout: Duration,
     /// `LogLevel` (default `warn`).
     pub log_level: String,
+    /// Kerberos single sign-on with mod_auth_gssapi on the SSO's `token-http-auth`
+    /// (default none; see [`crate::kdc::ApacheGssapi`]).
+    pub gssapi: Option<crate::kdc::ApacheGssapi>,
 }
 
 impl ApacheConfig {
@@ -136,7 +139,15 @@ impl ApacheConfig {
             max_keep_alive_requests: 100,
             keep_alive_timeout: Duration::from_secs(5),
             log_level: "warn".to_string(),
+            gssapi: None,
         }
+    }
+
+    /// With Kerberos single sign-on (mod_auth_gssapi) as [`crate::kdc::ApacheGssapi`] sets
+    /// it up.
+    pub fn gssapi(mut self, gssapi: crate::kdc::ApacheGssapi) -> Self {
+        self.gssapi = Some(gssapi);
+        self
     }
 
     /// With or without TLS.
@@ -275,6 +286,9 @@ fn config_text(c: &ApacheConfig, dir: &Path, port: u16, status_port: u16, as_roo
         c.backend
     ));
     line("RequestHeader unset Expect early");
+    if let Some(g) = &c.gssapi {
+        line(&g.config_text(dir));
+    }
     line("AddOutputFilterByType DEFLATE application/xml application/json");
     if c.tls {
         line(&format!("SSLSessionCache \"shmcb:{d}/ssl_scache(512000)\""));
@@ -335,6 +349,9 @@ impl Apache {
     /// `spawn_blocking`, or accept that it blocks for the start (about 100 ms).
     pub fn start(config: &ApacheConfig) -> Result<Apache, ApacheError> {
         installed()?;
+        if let Some(g) = &config.gssapi {
+            g.installed().map_err(|e| error(e.to_string()))?;
+        }
         // A free port can be taken by someone else between our check and httpd's bind:
         // try a few times.
         let mut last = error("not started");
@@ -376,6 +393,7 @@ impl Apache {
         )
         .map_err(cleanup)?;
         let child = Command::new(binary())
+            .envs(config.gssapi.iter().flat_map(crate::kdc::ApacheGssapi::env))
             .arg("-f")
             .arg(&conf)
             .arg("-DFOREGROUND")

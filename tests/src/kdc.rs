@@ -550,3 +550,75 @@ impl Drop for Kdc {
         }
     }
 }
+
+/// Where Debian's libapache2-mod-auth-gssapi puts the module.
+pub const MOD_AUTH_GSSAPI: &str = "/usr/lib/apache2/modules/mod_auth_gssapi.so";
+
+/// Kerberos single sign-on in Apache httpd as an engine set up for it has it
+/// ([`crate::apache::ApacheConfig::gssapi`]): mod_auth_gssapi protects the SSO's
+/// `token-http-auth` (`AuthType GSSAPI`, `GssapiCredStore keytab:...`,
+/// `Require valid-user`, only HTTP Negotiate, no Basic fallback) and the authenticated
+/// principal goes on to the engine as `X-Remote-User` (set by Apache, whatever the client
+/// sent). The engine behind it trusts that header
+/// (`TestEngineBuilder::http_auth_remote_user`).
+#[derive(Debug, Clone)]
+pub struct ApacheGssapi {
+    /// The keytab of the `HTTP/<host>` service principal (readable by httpd's children).
+    pub keytab: PathBuf,
+    /// The `krb5.conf` of the realm, for httpd's `KRB5_CONFIG`.
+    pub krb5_conf: PathBuf,
+}
+
+impl ApacheGssapi {
+    /// The set-up for `kdc`'s realm with the service keys in `keytab`.
+    pub fn new(kdc: &Kdc, keytab: impl Into<PathBuf>) -> ApacheGssapi {
+        ApacheGssapi {
+            keytab: keytab.into(),
+            krb5_conf: kdc.krb5_conf(),
+        }
+    }
+
+    /// Whether mod_auth_gssapi is installed; the error says how to install it.
+    pub fn installed(&self) -> Result<(), KdcError> {
+        if Path::new(MOD_AUTH_GSSAPI).is_file() {
+            Ok(())
+        } else {
+            Err(error(format!(
+                "{MOD_AUTH_GSSAPI} not found (Debian package libapache2-mod-auth-gssapi); \
+                 install the Kerberos test dependencies with `{INSTALL_HINT}`"
+            )))
+        }
+    }
+
+    /// The environment of httpd: the realm's configuration, and no replay cache file
+    /// (httpd's children, running as nobody, could not write one in the test directory).
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "KRB5_CONFIG".to_string(),
+                self.krb5_conf.display().to_string(),
+            ),
+            ("KRB5RCACHETYPE".to_string(), "none".to_string()),
+        ]
+    }
+
+    /// The configuration lines (module and `<Location>` of the SSO endpoint).
+    pub fn config_text(&self, _dir: &Path) -> String {
+        format!(
+            "# Kerberos single sign-on on the SSO's token-http-auth (mod_auth_gssapi).\n\
+             LoadModule authn_core_module /usr/lib/apache2/modules/mod_authn_core.so\n\
+             LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so\n\
+             LoadModule auth_gssapi_module {MOD_AUTH_GSSAPI}\n\
+             <LocationMatch \"^/ovirt-engine/sso/oauth/token-http-auth$\">\n\
+             \x20   AuthType GSSAPI\n\
+             \x20   AuthName \"Kerberos Login\"\n\
+             \x20   GssapiCredStore keytab:{}\n\
+             \x20   GssapiAllowedMech krb5\n\
+             \x20   GssapiBasicAuth Off\n\
+             \x20   Require valid-user\n\
+             \x20   RequestHeader set X-Remote-User \"expr=%{{REMOTE_USER}}\"\n\
+             </LocationMatch>",
+            self.keytab.display()
+        )
+    }
+}

@@ -17,7 +17,8 @@ use std::time::Duration;
 use ovirt::error::ErrorKind;
 use ovirt::Connection;
 use ovirt_test_engine::{Rule, TestEngine, TOKEN_HTTP_AUTH_PATH};
-use ovirt_tests::kdc::{kdc_or_skip, Kdc};
+use ovirt_tests::apache::{Apache, ApacheConfig};
+use ovirt_tests::kdc::{kdc_or_skip, ApacheGssapi, Kdc};
 
 const REALM: &str = "OVIRT.TEST";
 const USER: &str = "alice";
@@ -331,4 +332,135 @@ fn kerberos_without_the_feature_is_refused_at_build_naming_the_feature() {
         .kerberos(true)
         .build();
     assert!(built.is_ok(), "{built:?}");
+}
+
+/// The test engine behind a real Apache httpd with mod_auth_gssapi on the SSO's
+/// `token-http-auth`, with TLS (the client trusts Apache's CA through `ca_file`).
+struct Front {
+    engine: TestEngine,
+    apache: Apache,
+}
+
+impl Front {
+    async fn start(keytab: &std::path::Path, realm: &Realm) -> Option<Front> {
+        let engine = TestEngine::builder()
+            .vms(5)
+            .http_auth_remote_user()
+            .start()
+            .await
+            .expect("test engine");
+        let config = ApacheConfig::new(engine.addr()).gssapi(ApacheGssapi::new(realm.kdc, keytab));
+        let apache = tokio::task::spawn_blocking(move || Apache::start(&config))
+            .await
+            .expect("join")
+            .expect("Apache with mod_auth_gssapi");
+        Some(Front { engine, apache })
+    }
+
+    /// The API URL through Apache, with the host written `localhost` (the service
+    /// principal is HTTP/localhost).
+    fn url(&self) -> String {
+        format!("https://localhost:{}/ovirt-engine/api", self.apache.addr().port())
+    }
+
+    fn connection(&self, realm: &Realm) -> Connection {
+        Connection::builder()
+            .url(self.url())
+            .ca_file(self.apache.ca_file().expect("CA file"))
+            .kerberos(true)
+            .kerberos_ccache(ccache_name(&realm.ccache))
+            .build()
+            .expect("build")
+    }
+}
+
+fn apache_or_skip(test: &str) -> Option<&'static Realm> {
+    let realm = realm(test)?;
+    if !ovirt_tests::apache::apache_or_skip(test) {
+        return None;
+    }
+    if let Err(e) = ApacheGssapi::new(realm.kdc, &realm.keytab).installed() {
+        if std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+            panic!("{test}: {e} (CI=true: Kerberos tests are not skipped)");
+        }
+        eprintln!("SKIPPED {test}: {e}");
+        return None;
+    }
+    Some(realm)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kerberos_login_through_apache_with_mod_auth_gssapi() {
+    let Some(realm) = apache_or_skip("kerberos_login_through_apache_with_mod_auth_gssapi") else {
+        return;
+    };
+    let Some(front) = Front::start(&realm.keytab, realm).await else {
+        return;
+    };
+    let connection = front.connection(realm);
+    connection
+        .test()
+        .await
+        .unwrap_or_else(|e| panic!("login through Apache: {e}; {}", front.apache.logs()));
+    let vms = connection
+        .system_service()
+        .vms_service()
+        .list()
+        .await
+        .expect("vms");
+    assert_eq!(vms.len(), 5);
+    // Apache checked the ticket and passed the principal on.
+    assert_eq!(front.engine.http_auth_users(), [format!("{USER}@{REALM}")]);
+    assert_eq!(front.engine.logins(), 1);
+    let sso: Vec<_> = front
+        .engine
+        .requests()
+        .into_iter()
+        .filter(|r| r.path() == TOKEN_HTTP_AUTH_PATH)
+        .collect();
+    assert_eq!(sso.len(), 1, "Apache let only the authenticated request through");
+    assert_eq!(sso[0].header("x-remote-user"), Some("alice@OVIRT.TEST"));
+    connection.close().await.expect("logout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_requests_in_flight_through_apache_make_one_kerberos_relogin() {
+    let Some(realm) =
+        apache_or_skip("hundred_requests_in_flight_through_apache_make_one_kerberos_relogin")
+    else {
+        return;
+    };
+    let Some(front) = Front::start(&realm.keytab, realm).await else {
+        return;
+    };
+    let connection = front.connection(realm);
+    connection.test().await.expect("first login");
+    front.engine.expire_tokens();
+    let vms = connection.system_service().vms_service();
+    let pending: Vec<_> = (0..100).map(|_| vms.list().send()).collect();
+    for (i, p) in pending.into_iter().enumerate() {
+        let list = p.await.unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(list.len(), 5);
+    }
+    assert_eq!(front.engine.logins(), 2, "exactly one Kerberos re-login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apache_rejecting_the_ticket_is_reported() {
+    let Some(realm) = apache_or_skip("apache_rejecting_the_ticket_is_reported") else {
+        return;
+    };
+    // Apache holds the keys of HTTP/elsewhere only.
+    let Some(front) = Front::start(&realm.other_keytab, realm).await else {
+        return;
+    };
+    let connection = front.connection(realm);
+    let text = login_error(&front.engine, &connection).await;
+    assert!(text.contains("rejected the Kerberos ticket for HTTP/localhost"), "{text}");
+    assert_eq!(front.engine.logins(), 0);
+    assert!(front
+        .engine
+        .requests()
+        .iter()
+        .all(|r| r.path() != TOKEN_HTTP_AUTH_PATH));
 }

@@ -136,28 +136,40 @@ impl Inner {
         let mut initiator = gss::Initiator::start(host.clone(), options.clone())
             .await
             .map_err(|e| fail(e.explain(&host)))?;
+        let rejected = |library: Option<String>| {
+            let mut m = format!(
+                "the server rejected the Kerberos ticket for HTTP/{host} (401 to the \
+                 Negotiate token): the web server's keytab may not hold the current key of \
+                 HTTP/{host} (export it again), or its GssapiCredStore names another \
+                 principal's keytab"
+            );
+            if let Some(l) = library {
+                m.push_str(&format!(" (GSSAPI: {})", l.trim()));
+            }
+            fail(m)
+        };
         for _ in 0..MAX_ROUNDS {
             let token = initiator.take_token();
             let (raw, _, _, server_token) = self.http_auth_request(token).await?;
-            if let Some(server_token) = &server_token {
-                // The server's answer to our token: mutual authentication, or the next
-                // round of the negotiation.
-                initiator = initiator
-                    .step(server_token)
-                    .await
-                    .map_err(|e| fail(e.explain(&host)))?;
-            }
             if raw.status != 401 {
                 tracing::debug!(status = raw.status, "Kerberos login response");
+                if let Some(server_token) = &server_token {
+                    // The server's half of mutual authentication.
+                    initiator
+                        .step(server_token)
+                        .await
+                        .map_err(|e| fail(e.explain(&host)))?;
+                }
                 return self.login_reply(raw);
             }
-            if server_token.is_none() || initiator.is_complete() {
-                return Err(fail(format!(
-                    "the server rejected the Kerberos ticket for HTTP/{host} (401 to the \
-                     Negotiate token): the web server's keytab may not hold the current key \
-                     of HTTP/{host} (re-export it), or its GssapiCredStore names another \
-                     principal"
-                )));
+            // 401 again: a rejection, or (rarely) the next round of the negotiation.
+            match server_token {
+                Some(t) if !initiator.is_complete() => match initiator.step(&t).await {
+                    Ok(next) if next.has_token() => initiator = next,
+                    Ok(_) => return Err(rejected(None)),
+                    Err(e) => return Err(rejected(Some(e.text))),
+                },
+                _ => return Err(rejected(None)),
             }
         }
         Err(fail(format!(
@@ -467,6 +479,11 @@ mod gss {
             self.ctx.is_complete()
         }
 
+        /// Whether there is a token to send.
+        pub(in super::super) fn has_token(&self) -> bool {
+            self.token.is_some()
+        }
+
         /// Feeds the server's token (base64) to the context: mutual authentication, or the
         /// next round.
         pub(in super::super) async fn step(
@@ -515,6 +532,10 @@ mod gss {
         }
 
         pub(in super::super) fn is_complete(&self) -> bool {
+            false
+        }
+
+        pub(in super::super) fn has_token(&self) -> bool {
             false
         }
 
