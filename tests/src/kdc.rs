@@ -213,7 +213,14 @@ impl Kdc {
         kdc.write("kadm5.acl", "")?;
         kdc.run(
             "kdb5_util",
-            &["create", "-s", "-P", "master-key-of-the-test-realm", "-r", realm],
+            &[
+                "create",
+                "-s",
+                "-P",
+                "master-key-of-the-test-realm",
+                "-r",
+                realm,
+            ],
             None,
         )?;
         let log = std::fs::File::create(kdc.dir.join("krb5kdc.stderr"))
@@ -232,8 +239,7 @@ impl Kdc {
     }
 
     fn write(&self, name: &str, text: &str) -> Result<(), KdcError> {
-        std::fs::write(self.dir.join(name), text)
-            .map_err(|e| error(format!("writing {name}: {e}")))
+        std::fs::write(self.dir.join(name), text).map_err(|e| error(format!("writing {name}: {e}")))
     }
 
     /// A command with this realm's configuration in its environment (and only there).
@@ -287,7 +293,11 @@ impl Kdc {
         if out.status.success() {
             Ok(text)
         } else {
-            Err(error(format!("{tool} failed ({}): {}", out.status, text.trim())))
+            Err(error(format!(
+                "{tool} failed ({}): {}",
+                out.status,
+                text.trim()
+            )))
         }
     }
 
@@ -406,9 +416,10 @@ impl Kdc {
         principal: &str,
         password: &str,
     ) -> Result<PathBuf, KdcError> {
-        let keytab = self
-            .dir
-            .join(format!("{}.client.keytab", principal.replace(['/', '@'], "_")));
+        let keytab = self.dir.join(format!(
+            "{}.client.keytab",
+            principal.replace(['/', '@'], "_")
+        ));
         let script = format!(
             "addent -password -p {principal} -k 1 -e aes256-cts-hmac-sha1-96\n{password}\n\
              wkt {}\nquit\n",

@@ -183,7 +183,9 @@ fn blocking_connection_logs_in_with_kerberos() {
         .kerberos_ccache(ccache_name(&realm.ccache))
         .build_blocking()
         .expect("build");
-    connection.test().expect("login through the blocking facade");
+    connection
+        .test()
+        .expect("login through the blocking facade");
     assert_eq!(engine.logins(), 1);
     connection.close().expect("logout");
     rt.block_on(engine.shutdown());
@@ -251,7 +253,10 @@ async fn a_host_without_service_principal_is_named_in_the_error() {
     // 127.0.0.1 instead of localhost: the KDC has no HTTP/127.0.0.1.
     let connection = kerberos_connection(&engine.url(), &ccache_name(&realm.ccache));
     let text = login_error(&engine, &connection).await;
-    assert!(text.contains("no service principal HTTP/127.0.0.1"), "{text}");
+    assert!(
+        text.contains("no service principal HTTP/127.0.0.1"),
+        "{text}"
+    );
     assert!(text.contains("host name"), "{text}");
     assert_eq!(engine.logins(), 0);
     engine.shutdown().await;
@@ -285,8 +290,7 @@ async fn an_unreachable_kdc_says_to_check_krb5_conf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_does_not_offer_negotiate_is_named_in_the_error() {
-    let Some(realm) = realm("a_server_that_does_not_offer_negotiate_is_named_in_the_error")
-    else {
+    let Some(realm) = realm("a_server_that_does_not_offer_negotiate_is_named_in_the_error") else {
         return;
     };
     // An engine whose web server authenticates nobody: 401 without a challenge.
@@ -317,9 +321,16 @@ async fn a_ticket_the_server_cannot_read_is_reported_as_rejected() {
     let engine = engine(&realm.other_keytab).await;
     let connection = kerberos_connection(&engine.url_localhost(), &ccache_name(&realm.ccache));
     let text = login_error(&engine, &connection).await;
-    assert!(text.contains("rejected the Kerberos ticket for HTTP/localhost"), "{text}");
+    assert!(
+        text.contains("rejected the Kerberos ticket for HTTP/localhost"),
+        "{text}"
+    );
     assert!(text.contains("keytab"), "{text}");
-    assert_eq!(negotiate_tokens(&engine).len(), 1, "one token, no retry loop");
+    assert_eq!(
+        negotiate_tokens(&engine).len(),
+        1,
+        "one token, no retry loop"
+    );
     engine.shutdown().await;
 }
 
@@ -360,7 +371,10 @@ impl Front {
     /// The API URL through Apache, with the host written `localhost` (the service
     /// principal is HTTP/localhost).
     fn url(&self) -> String {
-        format!("https://localhost:{}/ovirt-engine/api", self.apache.addr().port())
+        format!(
+            "https://localhost:{}/ovirt-engine/api",
+            self.apache.addr().port()
+        )
     }
 
     fn connection(&self, realm: &Realm) -> Connection {
@@ -418,7 +432,11 @@ async fn kerberos_login_through_apache_with_mod_auth_gssapi() {
         .into_iter()
         .filter(|r| r.path() == TOKEN_HTTP_AUTH_PATH)
         .collect();
-    assert_eq!(sso.len(), 1, "Apache let only the authenticated request through");
+    assert_eq!(
+        sso.len(),
+        1,
+        "Apache let only the authenticated request through"
+    );
     assert_eq!(sso[0].header("x-remote-user"), Some("alice@OVIRT.TEST"));
     connection.close().await.expect("logout");
 }
@@ -456,7 +474,10 @@ async fn apache_rejecting_the_ticket_is_reported() {
     };
     let connection = front.connection(realm);
     let text = login_error(&front.engine, &connection).await;
-    assert!(text.contains("rejected the Kerberos ticket for HTTP/localhost"), "{text}");
+    assert!(
+        text.contains("rejected the Kerberos ticket for HTTP/localhost"),
+        "{text}"
+    );
     assert_eq!(front.engine.logins(), 0);
     assert!(front
         .engine

@@ -112,7 +112,9 @@ impl Inner {
         };
         let host = url_host(&url).to_string();
         if host.is_empty() {
-            return Err(fail("the SSO URL has no host to name the Kerberos service".into()));
+            return Err(fail(
+                "the SSO URL has no host to name the Kerberos service".into(),
+            ));
         }
         tracing::debug!(url = %url, service = %format_args!("HTTP@{host}"), "Kerberos login");
         let (raw, schemes, negotiate, _) = self.http_auth_request(None).await?;
@@ -193,7 +195,12 @@ impl Inner {
             req = req.header("Authorization", format!("Negotiate {token}"));
         }
         let for_request = |e: Error| e.for_request("POST", &self.sso.url);
-        let response = self.sso.client.send(req).await.map_err(|e| for_request(e.into()))?;
+        let response = self
+            .sso
+            .client
+            .send(req)
+            .await
+            .map_err(|e| for_request(e.into()))?;
         let (schemes, negotiate, server_token) =
             challenges(response.headers().get_all("www-authenticate"));
         let status = response.status();
@@ -309,8 +316,12 @@ mod gss {
     fn failure(e: &GssError, mutual: bool) -> GssFailure {
         let minor = e.minor as i32;
         let what = match minor {
-            KRB5_FCC_NOFILE | KRB5_CC_NOTFOUND | KRB5_CC_END | KRB5_NO_TKT_SUPPLIED
-            | KRB5_KT_NOTFOUND | KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN => Failure::NoCredentials,
+            KRB5_FCC_NOFILE
+            | KRB5_CC_NOTFOUND
+            | KRB5_CC_END
+            | KRB5_NO_TKT_SUPPLIED
+            | KRB5_KT_NOTFOUND
+            | KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN => Failure::NoCredentials,
             KRB5KRB_AP_ERR_TKT_EXPIRED => Failure::Expired,
             KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN => Failure::NoServicePrincipal,
             KRB5_KDC_UNREACH | KRB5_REALM_UNKNOWN | KRB5_REALM_CANT_RESOLVE => {
@@ -337,12 +348,8 @@ mod gss {
         let mut found = failure(e, false);
         if found.what == Failure::Other {
             if let Ok(name) = Name::new(service.as_bytes(), Some(GSS_NT_HOSTBASED_SERVICE)) {
-                let mut probe = ClientCtx::new(
-                    cred,
-                    name,
-                    CtxFlags::GSS_C_MUTUAL_FLAG,
-                    Some(GSS_MECH_KRB5),
-                );
+                let mut probe =
+                    ClientCtx::new(cred, name, CtxFlags::GSS_C_MUTUAL_FLAG, Some(GSS_MECH_KRB5));
                 if let Err(pe) = probe.step(None, None) {
                     found.what = failure(&pe, false).what;
                 }
@@ -367,7 +374,9 @@ mod gss {
             pairs.push((c("ccache")?, c(cc)?));
         }
         if let Some(kt) = &options.client_keytab {
-            let kt = kt.to_str().ok_or_else(|| plain("the client keytab path is not UTF-8"))?;
+            let kt = kt
+                .to_str()
+                .ok_or_else(|| plain("the client keytab path is not UTF-8"))?;
             pairs.push((c("client_keytab")?, c(kt)?));
         }
         let mut elements: Vec<libgssapi_sys::gss_key_value_element_desc> = pairs
@@ -494,7 +503,10 @@ mod gss {
                 .decode(server_token.trim())
                 .map_err(|_| plain("the server's Negotiate token is not base64"))?;
             blocking(move || {
-                let next = self.ctx.step(Some(&bytes), None).map_err(|e| failure(&e, true))?;
+                let next = self
+                    .ctx
+                    .step(Some(&bytes), None)
+                    .map_err(|e| failure(&e, true))?;
                 self.token = next.map(|t| encode(&t));
                 Ok(self)
             })
@@ -551,8 +563,14 @@ mod tests {
 
     #[test]
     fn host_of_the_url_names_the_service() {
-        assert_eq!(url_host("https://engine.example.com/ovirt-engine"), "engine.example.com");
-        assert_eq!(url_host("https://engine.example.com:8443/x"), "engine.example.com");
+        assert_eq!(
+            url_host("https://engine.example.com/ovirt-engine"),
+            "engine.example.com"
+        );
+        assert_eq!(
+            url_host("https://engine.example.com:8443/x"),
+            "engine.example.com"
+        );
         assert_eq!(url_host("http://[::1]:80/x"), "::1");
         assert_eq!(url_host("http://localhost"), "localhost");
     }

@@ -249,7 +249,10 @@ impl TestEngineBuilder {
         let inventory = Inventory::generate(self.size);
         let state = Arc::new(State::new(self.users, self.gzip, self.record, inventory));
         lock(&state.rules).extend(self.rules);
-        state.http_auth.configure(self.http_auth).map_err(StartError)?;
+        state
+            .http_auth
+            .configure(self.http_auth)
+            .map_err(StartError)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let acceptor = tls
             .as_ref()

@@ -117,17 +117,17 @@ fn json_error(status: u16, code: &str, message: &str, challenge: Option<String>)
     let q = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     reply(
         status,
-        format!("{{\"error_code\":\"{}\",\"error\":\"{}\"}}", q(code), q(message)),
+        format!(
+            "{{\"error_code\":\"{}\",\"error\":\"{}\"}}",
+            q(code),
+            q(message)
+        ),
         challenge,
     )
 }
 
 /// Handles a request to [`TOKEN_HTTP_AUTH_PATH`].
-pub(crate) fn token_http_auth(
-    state: &State,
-    parts: &http::request::Parts,
-    body: &Bytes,
-) -> Reply {
+pub(crate) fn token_http_auth(state: &State, parts: &http::request::Parts, body: &Bytes) -> Reply {
     if parts.method != http::Method::POST {
         return reply(405, String::new(), None);
     }
@@ -156,7 +156,7 @@ pub(crate) fn token_http_auth(
             Ok(ok) => ok,
             Err(resp) => {
                 state.failed_logins.fetch_add(1, Ordering::Relaxed);
-                return resp;
+                return *resp;
             }
         },
     };
@@ -171,7 +171,8 @@ pub(crate) fn token_http_auth(
             challenge,
         );
     }
-    let scope_ok = form::get(&form, "scope").is_some_and(|s| s.split(' ').any(|s| s == "ovirt-app-api"));
+    let scope_ok =
+        form::get(&form, "scope").is_some_and(|s| s.split(' ').any(|s| s == "ovirt-app-api"));
     if !scope_ok {
         state.failed_logins.fetch_add(1, Ordering::Relaxed);
         return json_error(
@@ -196,11 +197,23 @@ pub(crate) fn token_http_auth(
 /// Checks `Authorization: Negotiate <token>`: the principal and the server's token, or the
 /// 401 to send.
 #[cfg(feature = "kerberos")]
-fn negotiate(state: &State, authorization: Option<&str>) -> Result<(String, Option<String>), Reply> {
-    let ask = |why: &str| json_error(401, "access_denied", why, Some("Negotiate".to_string()));
+fn negotiate(
+    state: &State,
+    authorization: Option<&str>,
+) -> Result<(String, Option<String>), Box<Reply>> {
+    let ask = |why: &str| {
+        Box::new(json_error(
+            401,
+            "access_denied",
+            why,
+            Some("Negotiate".to_string()),
+        ))
+    };
     let Some(token) = authorization.and_then(|a| {
         let (scheme, token) = a.trim().split_once(' ')?;
-        scheme.eq_ignore_ascii_case("negotiate").then(|| token.trim())
+        scheme
+            .eq_ignore_ascii_case("negotiate")
+            .then(|| token.trim())
     }) else {
         return Err(ask("Negotiate authentication required"));
     };
@@ -214,8 +227,13 @@ fn negotiate(state: &State, authorization: Option<&str>) -> Result<(String, Opti
 }
 
 #[cfg(not(feature = "kerberos"))]
-fn negotiate(_: &State, _: Option<&str>) -> Result<(String, Option<String>), Reply> {
-    Err(json_error(401, "access_denied", "built without Kerberos", None))
+fn negotiate(_: &State, _: Option<&str>) -> Result<(String, Option<String>), Box<Reply>> {
+    Err(Box::new(json_error(
+        401,
+        "access_denied",
+        "built without Kerberos",
+        None,
+    )))
 }
 
 #[cfg(feature = "kerberos")]
@@ -248,10 +266,7 @@ mod acceptor {
             ];
             let mut owned = Vec::new();
             for (k, v) in pairs {
-                owned.push((
-                    k.map_err(|e| e.to_string())?,
-                    v.map_err(|e| e.to_string())?,
-                ));
+                owned.push((k.map_err(|e| e.to_string())?, v.map_err(|e| e.to_string())?));
             }
             let mut elements: Vec<libgssapi_sys::gss_key_value_element_desc> = owned
                 .iter()
@@ -306,10 +321,7 @@ mod acceptor {
             if !ctx.is_complete() {
                 return Err("the negotiation needs another round".to_string());
             }
-            let user = ctx
-                .source_name()
-                .map_err(|e| e.to_string())?
-                .to_string();
+            let user = ctx.source_name().map_err(|e| e.to_string())?.to_string();
             Ok((user, out.map(|t| b64.encode(&*t))))
         }
     }
