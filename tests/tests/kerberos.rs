@@ -484,3 +484,65 @@ async fn apache_rejecting_the_ticket_is_reported() {
         .iter()
         .all(|r| r.path() != TOKEN_HTTP_AUTH_PATH));
 }
+
+/// A writer into a shared buffer, for the log events of one test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_kerberos_login_logs_neither_the_negotiate_token_nor_the_sso_token() {
+    let Some(realm) = realm("a_kerberos_login_logs_neither_the_negotiate_token_nor_the_sso_token")
+    else {
+        return;
+    };
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // A current-thread runtime: every task of the login runs on this thread, under this
+    // subscriber.
+    let (negotiate, sso_token) = tracing::subscriber::with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let engine = engine(&realm.keytab).await;
+            let connection =
+                kerberos_connection(&engine.url_localhost(), &ccache_name(&realm.ccache));
+            connection.test().await.expect("login");
+            let sso_token = connection.authenticate().await.expect("token");
+            let negotiate = negotiate_tokens(&engine);
+            connection.close().await.expect("logout");
+            engine.shutdown().await;
+            (negotiate, sso_token)
+        })
+    });
+    let logs =
+        String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    assert!(logs.contains("Kerberos login"), "{logs}");
+    assert_eq!(negotiate.len(), 1);
+    for secret in negotiate.iter().chain([&sso_token]) {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret in the logs: {logs}"
+        );
+    }
+}
