@@ -153,11 +153,15 @@
 
 mod body;
 mod client;
+mod config;
 mod conn;
 mod connect;
 mod error;
+mod future;
 mod headers;
+mod job;
 mod method;
+mod pipeline;
 mod pool;
 mod proto;
 mod request;
@@ -165,8 +169,10 @@ mod response;
 mod tls;
 
 pub use body::Body;
-pub use client::{Client, ClientBuilder, Proxy, ResponseFuture};
+pub use client::{Client, ClientBuilder};
+pub use config::Proxy;
 pub use error::{Error, ErrorKind};
+pub use future::ResponseFuture;
 pub use headers::Headers;
 pub use method::Method;
 pub use request::Request;
