@@ -95,6 +95,7 @@ enum BodyStep {
 }
 
 /// Why the connection stops, which decides what becomes of the requests still on it.
+#[derive(Debug)]
 pub(crate) enum Exit {
     /// Nothing written is left unanswered (idle close, nothing more to do).
     Clean,
@@ -1046,3 +1047,7 @@ fn is_gzip(headers: &crate::Headers) -> bool {
         v.trim().eq_ignore_ascii_case("gzip") || v.trim().eq_ignore_ascii_case("x-gzip")
     })
 }
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;
