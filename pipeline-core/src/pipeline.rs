@@ -46,6 +46,9 @@ struct Entry {
     queued: bool,
     /// The client added `Accept-Encoding: gzip`, so a gzip body is decoded.
     gzip: bool,
+    /// It timed out while the response ahead of it was streaming: it fails with this
+    /// error when the connection closes, after that response.
+    timed_out: Option<Error>,
 }
 
 /// Where the body of the response being read goes.
@@ -181,6 +184,9 @@ pub(crate) struct Pipeline {
     announced_close: bool,
     /// Takes no more requests: they are handed back as they arrive.
     intake_closed: bool,
+    /// A request behind the streaming front response timed out: the connection closes
+    /// once that response is complete.
+    close_after_front: bool,
     progress: Progress,
     absolute_prefix: Option<String>,
     proxy_authorization: Option<String>,
@@ -222,6 +228,7 @@ impl Pipeline {
             server_idle: None,
             announced_close: false,
             intake_closed: false,
+            close_after_front: false,
             progress: Progress::default(),
             absolute_prefix,
             proxy_authorization,
@@ -241,6 +248,7 @@ impl Pipeline {
             write_start: 0,
             queued: false,
             gzip: false,
+            timed_out: None,
         });
     }
 
@@ -724,6 +732,12 @@ impl Pipeline {
             *progressed = true;
             self.complete_body(&mut sink);
             self.finish_front();
+            if self.close_after_front {
+                return Err(Exit::Unannounced(Error::new(
+                    ErrorKind::Closed,
+                    "the connection was closed because another request pipelined on it timed out",
+                )));
+            }
             return if keep_alive {
                 Ok(true)
             } else {
@@ -894,7 +908,11 @@ impl Pipeline {
             self.idle_limit().map(|t| since + t)
         } else {
             self.idle_since = None;
-            self.entries.iter().filter_map(|e| e.job.deadline).min()
+            self.entries
+                .iter()
+                .filter(|e| e.timed_out.is_none())
+                .filter_map(|e| e.job.deadline)
+                .min()
         }
     }
 
@@ -914,7 +932,7 @@ impl Pipeline {
             }
             return Ok(());
         }
-        let expired = |e: &Entry| e.job.deadline.is_some_and(|d| d <= now);
+        let expired = |e: &Entry| e.timed_out.is_none() && e.job.deadline.is_some_and(|d| d <= now);
         // Not yet queued for writing: fail it, the connection is unaffected.
         let mut i = self.unqueued;
         while i < self.entries.len() {
@@ -937,13 +955,36 @@ impl Pipeline {
         // Written (or being written): its place in the FIFO cannot be given up, so the
         // connection closes and the others are retried elsewhere.
         if let Some(idx) = (0..self.unqueued).find(|&i| expired(&self.entries[i])) {
-            tracing::debug!(
-                conn = self.id,
-                "dispatch: request timed out; closing the connection"
-            );
             let err = Error::new(
                 ErrorKind::Timeout,
                 "request timeout expired before the response was complete; the connection was closed",
+            );
+            let front_streams = matches!(
+                self.read,
+                ReadState::Body {
+                    sink: Sink::Stream(_),
+                    ..
+                }
+            );
+            if idx > 0 && front_streams {
+                // The response ahead is being handed over: let it finish, then close.
+                tracing::debug!(
+                    conn = self.id,
+                    "dispatch: request timed out; closing after the current response"
+                );
+                for i in idx..self.unqueued {
+                    if expired(&self.entries[i]) {
+                        self.entries[i].timed_out = Some(err.clone());
+                    }
+                }
+                self.close_after_front = true;
+                self.no_more_writes = true;
+                self.intake_closed = true;
+                return Ok(());
+            }
+            tracing::debug!(
+                conn = self.id,
+                "dispatch: request timed out; closing the connection"
             );
             return Err(Exit::culprit(idx, err, false));
         }
@@ -1003,6 +1044,7 @@ impl Pipeline {
             if e.job.is_canceled() {
                 continue;
             }
+            let own = own.or_else(|| e.timed_out.clone().map(|err| (err, false)));
             let fate = if let Some((err, resend)) = own {
                 Fate::Failed {
                     err,

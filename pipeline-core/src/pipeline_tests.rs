@@ -335,3 +335,40 @@ fn a_response_with_nothing_outstanding_is_an_error() {
     let exit = feed(&mut p, &[ok("x", "").as_bytes()]).unwrap_err();
     assert!(matches!(&exit, Exit::Unannounced(e) if e.kind() == ErrorKind::Malformed));
 }
+
+#[test]
+fn a_timeout_behind_a_streaming_response_lets_that_response_finish() {
+    let t0 = Instant::now();
+    let big = "x".repeat(HOLD_BODY_LIMIT + 10);
+    let mut p = pipeline();
+    let mut a = get(&mut p, "/a");
+    let (slow, _rx) = job(Method::Get, "/slow", Some(t0 + Duration::from_secs(1)));
+    p.push(slow);
+    let _c = get(&mut p, "/c");
+    write_all(&mut p);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+        big.len() + 5
+    );
+    feed(&mut p, &[head.as_bytes(), big.as_bytes()]).unwrap();
+    // Handed over as a stream.
+    let mut body = a.try_recv().unwrap().unwrap().into_body();
+    assert!(p.handle_timeout(t0 + Duration::from_secs(1)).is_ok());
+    assert!(write_all(&mut p).is_empty());
+    // The caller reads what came; the rest of the body arrives, then the connection ends.
+    let mut all = Vec::new();
+    while let Some(Ok(Some(chunk))) = body.chunk().now_or_never() {
+        all.extend_from_slice(&chunk);
+    }
+    let exit = feed(&mut p, &[b"tail!"]).unwrap_err();
+    while let Some(chunk) = body.chunk().now_or_never().unwrap().unwrap() {
+        all.extend_from_slice(&chunk);
+    }
+    assert_eq!(all.len(), big.len() + 5);
+    let fates = p.finish(exit);
+    assert!(
+        matches!(&fates[0].1, Fate::Failed { err, resend: false, .. }
+        if err.kind() == ErrorKind::Timeout)
+    );
+    assert!(matches!(fates[1].1, Fate::Unanswered(_)));
+}
