@@ -54,8 +54,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Time allowed for a whole request, from `send` to the end of its response body
-    /// (default 60 s; `None`: no limit). [`Request::timeout`] overrides it.
+    /// Time allowed for a whole request, from its admission to the end of its response
+    /// body (default 60 s; `None`: no limit). [`Request::timeout`] overrides it. Time spent
+    /// waiting for admission, while `max_connections x pipeline_depth` requests are already
+    /// in flight, is not counted (see the crate documentation, "Timeouts").
     pub fn request_timeout(mut self, t: Option<Duration>) -> Self {
         self.request_timeout = t;
         self
@@ -123,16 +125,20 @@ impl ClientBuilder {
         self
     }
 
-    /// How many times an idempotent request is re-sent after the connection it was written
-    /// on failed (default 3).
+    /// How many times an idempotent request that may have been processed is re-sent after
+    /// the connection it was written on failed, or after its own response was cut or
+    /// malformed (default 3). Re-sending the requests a server announced it would not
+    /// process (`Connection: close`) spends nothing.
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
     }
 
     /// How long a connection with nothing in flight stays open before the client closes it
-    /// (default 90 s; `None`: until the server closes it). Closing before the server does
-    /// avoids sending a request just as the server closes an idle connection.
+    /// (default 90 s; `None`: until the server closes it). When the server announces its
+    /// own idle timeout (`Keep-Alive: timeout=`), the connection closes a margin before
+    /// that instead, if it is sooner. Closing before the server does avoids sending a
+    /// request just as the server closes an idle connection.
     pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
         self.idle_timeout = t;
         self

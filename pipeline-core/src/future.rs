@@ -17,7 +17,7 @@ use crate::{Error, ErrorKind, Method, Request, Response};
 type Acquire =
     Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send>>;
 
-/// The future of a response, returned by [`Client::send`]. Dropping it cancels the request
+/// The future of a response, returned by [`Client::send`](crate::Client::send). Dropping it cancels the request
 /// safely (see the crate documentation, "Cancel safety").
 pub struct ResponseFuture {
     state: FutureState,
