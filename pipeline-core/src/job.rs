@@ -29,7 +29,7 @@ pub(crate) struct Job {
     pub(crate) bounces: u32,
     /// It was written on a connection before (so it may have been processed).
     pub(crate) sent_before: bool,
-    /// Nothing else may be written on its connection until its final status arrives
+    /// Nothing else may be written on its connection until its whole response is read
     /// (non-idempotent requests, and a retried request on a connection not yet proven).
     pub(crate) exclusive: bool,
     /// The response body size limit (`None`: unlimited).

@@ -159,7 +159,7 @@ pub(crate) struct Pipeline {
     /// more.
     no_more_writes: bool,
     write_error: Option<Arc<io::Error>>,
-    /// A request that goes alone is in flight: write nothing until its final status.
+    /// A request that goes alone is in flight: write nothing until its whole response is read.
     alone: bool,
     read_buf: BytesMut,
     parser: ResponseParser,

@@ -26,7 +26,7 @@ struct Slot {
     tx: Option<mpsc::UnboundedSender<Job>>,
     /// Requests assigned and not finished (response body read or failed).
     load: usize,
-    /// An exclusive request is in flight: assign nothing until its final status.
+    /// An exclusive request is in flight: assign nothing until its whole response is read.
     exclusive: bool,
     /// A response was received on it.
     proven: bool,
