@@ -70,6 +70,9 @@ pub(crate) struct Progress {
     pub(crate) limit_from_header: bool,
     /// Requests assigned but never written, handed back because they are over the budget.
     pub(crate) handed_back: Vec<Job>,
+    /// The server closed without notice after this many responses, between two
+    /// responses, with requests still unanswered: maybe an unannounced budget.
+    pub(crate) silent_close_after: Option<u64>,
 }
 
 impl Progress {
@@ -79,6 +82,7 @@ impl Progress {
             && !self.proven
             && self.limit.is_none()
             && self.handed_back.is_empty()
+            && self.silent_close_after.is_none()
     }
 }
 

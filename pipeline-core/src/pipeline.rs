@@ -323,9 +323,20 @@ impl Pipeline {
         self.write_error.is_some()
     }
 
+    /// The server ended the connection between two responses without announcing it, with
+    /// requests written and unanswered: perhaps a budget it does not announce; the pool
+    /// learns it when two connections end at the same count.
+    fn note_silent_close(&mut self) {
+        let unanswered = self.entries.iter().any(|e| self.was_written(e));
+        if matches!(self.read, ReadState::Head) && unanswered && self.responses >= 2 {
+            self.progress.silent_close_after = Some(self.responses);
+        }
+    }
+
     /// Reading the socket failed.
     pub(crate) fn on_read_error(&mut self, e: io::Error) -> Exit {
         tracing::debug!(conn = self.id, "dispatch: read failed: {e}");
+        self.note_silent_close();
         let err = Error::new(
             ErrorKind::Closed,
             "connection reset or failed before the response was complete",
@@ -488,7 +499,10 @@ impl Pipeline {
                 );
                 Err(self.fail_front_body(err))
             }
-            ReadState::Head => Err(self.after_close()),
+            ReadState::Head => {
+                self.note_silent_close();
+                Err(self.after_close())
+            }
         }
     }
 

@@ -70,6 +70,9 @@ struct State {
     origin_cap: Option<u64>,
     /// The cap came from a `Keep-Alive` header (a close never overrides it).
     cap_from_header: bool,
+    /// The response count of the last connection the server closed without notice, with
+    /// requests unanswered: two in a row at the same count become the cap.
+    last_silent_close: Option<u64>,
 }
 
 /// Shared by the client, its futures and its connection tasks.
@@ -276,6 +279,17 @@ impl Pool {
                 );
                 st.origin_cap = Some(limit);
             }
+        }
+        if let Some(n) = p.silent_close_after {
+            if st.origin_cap.is_none() && st.last_silent_close == Some(n) {
+                tracing::debug!(
+                    conn = id,
+                    "pool: two connections closed without notice after {n} responses: \
+                     {n} requests per connection"
+                );
+                st.origin_cap = Some(n);
+            }
+            st.last_silent_close = Some(n);
         }
         let handed_back = p.handed_back.len();
         let client_dropped = st.client_dropped;
