@@ -109,7 +109,9 @@
 //! * the budget learned from one connection (responses so far plus `max`) applies to the
 //!   connections opened later; without the header, the number of responses a connection
 //!   carried before the first `Connection: close` of the origin becomes that budget (a
-//!   close after a single response teaches nothing);
+//!   close after a single response teaches nothing), and so does the count at which two
+//!   connections in a row were closed without notice between two responses while
+//!   requests were still unanswered (a budget the server enforces but does not announce);
 //! * an idle connection is closed before the server's announced `timeout`: a fifth of it
 //!   earlier (at least a second, at most half of it), or after
 //!   [`idle_timeout`](ClientBuilder::idle_timeout) if that comes first or the server
