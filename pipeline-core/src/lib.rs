@@ -156,6 +156,8 @@ mod client;
 mod conn;
 mod connect;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod headers;
 mod method;
 mod pool;
