@@ -1,8 +1,9 @@
-//! One task per connection. It writes requests in order, reads responses in order and
-//! matches them first in, first out (RFC 9112 section 9.3). Its loop reads whenever it can,
-//! even while writes are blocked, so a server that reads slowly never deadlocks it.
+//! One task per connection: the socket loop around a [`Pipeline`]. It takes the requests
+//! the pool assigns, writes what the pipeline gives it, reads into the pipeline, runs its
+//! timer and reports to the pool. Its loop reads whenever it can, even while writes are
+//! blocked, so a server that reads slowly never deadlocks it. Every rule of matching,
+//! retrying and closing lives in `pipeline.rs`.
 
-use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::{pin, Pin};
@@ -10,36 +11,31 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use crate::body::{self, BodySender};
-use crate::client::Config;
 use crate::connect::{connect, Stream};
-use crate::pool::{Job, Pool, Progress};
-use crate::proto::encode::{encode_head, HeadTemplate};
-use crate::proto::parse::HeadError;
-use crate::proto::{Decoded, Decoder, Framing, ResponseHead, ResponseParser};
-use crate::{Body, Error, ErrorKind, Response};
+use crate::job::{Dispatcher, Fate, Job};
+use crate::pipeline::{Exit, Pipeline};
+use crate::{Error, ErrorKind};
 
-/// Bodies up to this size are copied next to their head; larger ones are written from
-/// their own buffer.
-const COPY_BODY_LIMIT: usize = 4096;
-/// How many fresh connections may die under a request not yet written before it fails.
-const MAX_BOUNCES: u32 = 8;
 /// Loop passes before the task yields to the runtime.
 const PASSES_PER_POLL: usize = 32;
 
 /// Runs a connection until it closes, then hands unfinished requests back to the pool.
-pub(crate) async fn run(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>) {
+pub(crate) async fn run(
+    pool: Arc<dyn Dispatcher>,
+    id: u64,
+    rx: mpsc::UnboundedReceiver<Job>,
+    limit: Option<u64>,
+) {
     let mut guard = SlotGuard {
         pool: pool.clone(),
         id,
         armed: true,
     };
-    run_inner(pool, id, rx).await;
+    run_inner(pool, id, rx, limit).await;
     guard.armed = false;
 }
 
@@ -47,7 +43,7 @@ pub(crate) async fn run(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Jo
 /// when its runtime shuts down). Its requests' futures then resolve with
 /// [`ErrorKind::Canceled`].
 struct SlotGuard {
-    pool: Arc<Pool>,
+    pool: Arc<dyn Dispatcher>,
     id: u64,
     armed: bool,
 }
@@ -60,11 +56,16 @@ impl Drop for SlotGuard {
     }
 }
 
-async fn run_inner(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>) {
-    let cfg = pool.config.clone();
+async fn run_inner(
+    pool: Arc<dyn Dispatcher>,
+    id: u64,
+    rx: mpsc::UnboundedReceiver<Job>,
+    limit: Option<u64>,
+) {
+    let cfg = pool.config().clone();
     let io = match tokio::time::timeout(cfg.connect_timeout, connect(&cfg)).await {
         Ok(Ok(io)) => io,
-        Ok(Err(e)) => return fail_connect(&pool, id, rx, e),
+        Ok(Err(e)) => return fail_connect(pool, id, rx, e),
         Err(_) => {
             let e = Error::new(
                 ErrorKind::Connect,
@@ -73,25 +74,40 @@ async fn run_inner(pool: Arc<Pool>, id: u64, rx: mpsc::UnboundedReceiver<Job>) {
                     cfg.connect_timeout, cfg.origin.prefix
                 ),
             );
-            return fail_connect(&pool, id, rx, e);
+            return fail_connect(pool, id, rx, e);
         }
     };
     tracing::debug!(conn = id, "dispatch: connected to {}", cfg.origin.prefix);
-    let mut conn = Conn::new(pool, cfg, id, rx, io);
+    let mut conn = Conn {
+        pipeline: Pipeline::new(cfg, id, limit),
+        pool,
+        id,
+        rx,
+        rx_closed: false,
+        io,
+        needs_flush: false,
+        timer: Box::pin(tokio::time::sleep_until(Instant::now())),
+        timer_at: None,
+    };
     let exit = poll_fn(|cx| conn.poll(cx)).await;
     conn.teardown(exit).await;
 }
 
 /// The connection could not be opened: every request assigned to it fails.
-fn fail_connect(pool: &Arc<Pool>, id: u64, mut rx: mpsc::UnboundedReceiver<Job>, e: Error) {
+fn fail_connect(
+    pool: Arc<dyn Dispatcher>,
+    id: u64,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    e: Error,
+) {
     tracing::debug!(conn = id, "dispatch: connect failed: {e}");
     rx.close();
     let mut failed = 0;
     while let Ok(mut job) = rx.try_recv() {
         let err = e
             .clone()
-            .processed(job.attempts > 0)
-            .for_request(job.method, pool.config.url(&job.path));
+            .processed(job.sent_before)
+            .for_request(job.method, pool.config().url(&job.path));
         job.answer(Err(err));
         failed += 1;
     }
@@ -103,200 +119,19 @@ fn fail_connect(pool: &Arc<Pool>, id: u64, mut rx: mpsc::UnboundedReceiver<Job>,
     pool.closed(id, Vec::new());
 }
 
-/// A request assigned to this connection.
-struct Entry {
-    job: Job,
-    /// Stream offset of its first byte (valid once `queued`).
-    write_start: u64,
-    /// Its bytes are in the output queue (they will be written completely: a body is never
-    /// abandoned half-way, so cancellation never poisons the connection).
-    queued: bool,
-    /// The client added `Accept-Encoding: gzip`, so a gzip body is decoded.
-    gzip: bool,
-}
-
-/// Where the body of the response being read goes.
-enum Sink {
-    /// Not handed over yet: if the whole body is already buffered it is handed over as one
-    /// `Bytes`, without a channel.
-    Pending {
-        head: ResponseHead,
-        first: Option<Bytes>,
-        rest: BytesMut,
-    },
-    /// Handed over; chunks go through the body channel.
-    Stream(BodySender),
-    /// Nobody wants it (the future or the body was dropped): read and throw away.
-    Discard,
-}
-
-enum ReadState {
-    /// Waiting for a status line and headers.
-    Head,
-    /// Reading the body of the response to the front request.
-    Body {
-        decoder: Decoder,
-        sink: Sink,
-        keep_alive: bool,
-        /// Body bytes received so far (after chunked decoding), checked against `limit`.
-        received: u64,
-        limit: Option<u64>,
-    },
-}
-
-/// What one body decoding step did.
-#[derive(Debug, PartialEq, Eq)]
-enum BodyStep {
-    /// The reader's buffer is full: stop reading the socket until it drains.
-    Blocked,
-    /// The buffer has no more body bytes.
-    NeedMore,
-    /// Some body bytes were moved.
-    Data,
-    /// The body is complete.
-    End,
-    /// The chunked framing is invalid.
-    Invalid(&'static str),
-    /// The body passed its size limit.
-    TooLarge(u64),
-}
-
-/// Why the connection stops.
-struct Exit {
-    /// `None`: a clean close. Otherwise the error for requests that were written and cannot
-    /// be retried (no request context yet).
-    closed: Option<Error>,
-    /// The request that caused the close, with its own error.
-    culprit: Option<(usize, Error)>,
-}
-
-impl Exit {
-    fn clean() -> Exit {
-        Exit {
-            closed: None,
-            culprit: None,
-        }
-    }
-
-    fn closed(e: Error) -> Exit {
-        Exit {
-            closed: Some(e),
-            culprit: None,
-        }
-    }
-
-    fn culprit(idx: usize, e: Error) -> Exit {
-        let closed = Error::new(
-            ErrorKind::Closed,
-            "the connection was closed because another request pipelined on it failed",
-        );
-        Exit {
-            closed: Some(closed),
-            culprit: Some((idx, e)),
-        }
-    }
-}
-
-/// The error of a response whose body passed its size limit.
-fn too_large(max: u64) -> Error {
-    Error::new(
-        ErrorKind::BodyTooLarge,
-        format!(
-            "the response body is larger than the limit of {max} bytes (max_body_bytes); \
-             the connection was closed"
-        ),
-    )
-}
-
-fn closed_before_response() -> Error {
-    Error::new(ErrorKind::Closed, "connection closed before the response")
-}
-
 struct Conn {
-    pool: Arc<Pool>,
-    cfg: Arc<Config>,
+    pipeline: Pipeline,
+    pool: Arc<dyn Dispatcher>,
     id: u64,
     rx: mpsc::UnboundedReceiver<Job>,
     rx_closed: bool,
     io: Stream,
-    entries: VecDeque<Entry>,
-    /// Entries before this index are queued for writing (or written).
-    unqueued: usize,
-    enc: BytesMut,
-    out: VecDeque<Bytes>,
-    queued_bytes: u64,
-    written_bytes: u64,
     needs_flush: bool,
-    /// The server will close after the current response, or a write failed: write nothing
-    /// more.
-    no_more_writes: bool,
-    write_error: Option<Arc<io::Error>>,
-    /// A request that goes alone is in flight: write nothing until its final status.
-    alone: bool,
-    read_buf: BytesMut,
-    parser: ResponseParser,
-    read: ReadState,
-    /// The body reader is full: do not read the socket until it drains.
-    read_blocked: bool,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
-    /// When the connection last became idle (nothing in flight).
-    idle_since: Option<Instant>,
-    /// A response arrived on this connection.
-    proven: bool,
-    progress: Progress,
-    absolute_prefix: Option<String>,
-    proxy_authorization: Option<String>,
 }
 
 impl Conn {
-    fn new(
-        pool: Arc<Pool>,
-        cfg: Arc<Config>,
-        id: u64,
-        rx: mpsc::UnboundedReceiver<Job>,
-        io: Stream,
-    ) -> Conn {
-        // Plain HTTP through a proxy: absolute-form targets (RFC 9112 section 3.2.2) and
-        // the proxy credentials on every request. HTTPS goes through a CONNECT tunnel.
-        let (absolute_prefix, proxy_authorization) = match &cfg.proxy {
-            Some(p) if !cfg.origin.https => {
-                (Some(cfg.origin.prefix.clone()), p.authorization.clone())
-            }
-            _ => (None, None),
-        };
-        let parser = ResponseParser::new(cfg.max_header_bytes, cfg.max_headers);
-        Conn {
-            pool,
-            cfg,
-            id,
-            rx,
-            rx_closed: false,
-            io,
-            entries: VecDeque::new(),
-            unqueued: 0,
-            enc: BytesMut::with_capacity(4096),
-            out: VecDeque::new(),
-            queued_bytes: 0,
-            written_bytes: 0,
-            needs_flush: false,
-            no_more_writes: false,
-            write_error: None,
-            alone: false,
-            read_buf: BytesMut::with_capacity(16 * 1024),
-            parser,
-            read: ReadState::Head,
-            read_blocked: false,
-            timer: Box::pin(tokio::time::sleep_until(Instant::now())),
-            timer_at: None,
-            idle_since: None,
-            proven: false,
-            progress: Progress::default(),
-            absolute_prefix,
-            proxy_authorization,
-        }
-    }
-
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
         for _ in 0..PASSES_PER_POLL {
             let mut progressed = false;
@@ -305,9 +140,9 @@ impl Conn {
             if let Err(exit) = step {
                 return Poll::Ready(exit);
             }
-            if self.entries.is_empty() && self.rx_closed {
+            if self.pipeline.is_idle() && self.rx_closed {
                 tracing::trace!(conn = self.id, "dispatch: nothing left to do");
-                return Poll::Ready(Exit::clean());
+                return Poll::Ready(Exit::Clean);
             }
             if !progressed {
                 return Poll::Pending;
@@ -321,30 +156,28 @@ impl Conn {
     /// One pass: take new requests, write, parse what is buffered, read, check timers.
     fn step(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Result<(), Exit> {
         self.intake(cx, progressed);
-        self.queue_writes(progressed);
+        self.pipeline.poll_transmit(progressed);
         self.poll_write(cx, progressed);
-        self.process(cx, progressed)?;
+        self.pipeline.handle_input(progressed)?;
         self.poll_read(cx, progressed)?;
         self.poll_timer(cx, progressed)
     }
 
     fn report(&mut self) {
-        if !self.progress.is_empty() {
-            let p = std::mem::take(&mut self.progress);
-            self.pool.report(self.id, p);
+        if let Some(p) = self.pipeline.take_progress() {
+            self.pool.clone().report(self.id, p);
         }
     }
 
     fn intake(&mut self, cx: &mut Context<'_>, progressed: &mut bool) {
+        if !self.pipeline.accepting() {
+            // Jobs still in the channel go back through the pipeline.
+            self.rx.close();
+        }
         while !self.rx_closed {
             match self.rx.poll_recv(cx) {
                 Poll::Ready(Some(job)) => {
-                    self.entries.push_back(Entry {
-                        job,
-                        write_start: 0,
-                        queued: false,
-                        gzip: false,
-                    });
+                    self.pipeline.push(job);
                     *progressed = true;
                 }
                 Poll::Ready(None) => {
@@ -356,86 +189,12 @@ impl Conn {
         }
     }
 
-    /// Encodes the next requests into the output queue, following the pipelining rules.
-    fn queue_writes(&mut self, progressed: &mut bool) {
-        if self.no_more_writes || self.alone {
-            return;
-        }
-        while self.unqueued < self.entries.len() {
-            let idx = self.unqueued;
-            if self.entries[idx].job.is_canceled() {
-                // Never written: skip it (cancel safety).
-                if let Some(e) = self.entries.remove(idx) {
-                    tracing::trace!(
-                        conn = self.id,
-                        "dispatch: skipping canceled {} {}",
-                        e.job.method,
-                        e.job.path
-                    );
-                    self.progress.exclusive_cleared |= e.job.exclusive;
-                }
-                self.progress.done += 1;
-                *progressed = true;
-                continue;
-            }
-            let exclusive = self.entries[idx].job.exclusive;
-            if exclusive && idx > 0 {
-                // Goes alone: wait until everything before it is finished.
-                break;
-            }
-            let template = HeadTemplate {
-                authority: &self.cfg.origin.authority,
-                absolute_prefix: self.absolute_prefix.as_deref(),
-                defaults: &self.cfg.default_headers,
-                gzip: self.cfg.gzip,
-                proxy_authorization: self.proxy_authorization.as_deref(),
-            };
-            let entry = &mut self.entries[idx];
-            let job = &entry.job;
-            let before = self.enc.len();
-            entry.gzip = encode_head(
-                &mut self.enc,
-                &template,
-                job.method,
-                &job.path,
-                &job.headers,
-                job.body.len(),
-            );
-            let mut len = self.enc.len() - before;
-            if !job.body.is_empty() {
-                if job.body.len() <= COPY_BODY_LIMIT {
-                    self.enc.extend_from_slice(&job.body);
-                } else {
-                    self.out.push_back(self.enc.split().freeze());
-                    self.out.push_back(job.body.clone());
-                }
-                len += job.body.len();
-            }
-            entry.write_start = self.queued_bytes;
-            entry.queued = true;
-            self.queued_bytes += len as u64;
-            self.unqueued += 1;
-            *progressed = true;
-            tracing::debug!(conn = self.id, "dispatch: {} {}", job.method, job.path);
-            if exclusive {
-                tracing::trace!(
-                    conn = self.id,
-                    "dispatch: request goes alone; writes paused"
-                );
-                self.alone = true;
-                break;
-            }
-        }
-        if !self.enc.is_empty() {
-            self.out.push_back(self.enc.split().freeze());
-        }
-    }
-
-    /// Writes as much of the output queue as the socket takes. A write error stops all
-    /// writing but not reading: responses already sent by the server are still read.
+    /// Writes as much of the pipeline's output as the socket takes. A write error stops
+    /// all writing but not reading: responses already sent by the server are still read.
     fn poll_write(&mut self, cx: &mut Context<'_>, progressed: &mut bool) {
         loop {
-            if self.out.is_empty() {
+            let out = self.pipeline.transmit();
+            if out.is_empty() {
                 if self.needs_flush {
                     match Pin::new(&mut self.io).poll_flush(cx) {
                         Poll::Ready(Ok(())) => self.needs_flush = false,
@@ -447,7 +206,7 @@ impl Conn {
             }
             let mut iov = [IoSlice::new(&[]); 32];
             let mut n = 0;
-            for (slot, b) in iov.iter_mut().zip(self.out.iter()) {
+            for (slot, b) in iov.iter_mut().zip(out.iter()) {
                 *slot = IoSlice::new(b);
                 n += 1;
             }
@@ -456,22 +215,10 @@ impl Conn {
                     self.write_failed(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes"));
                     return;
                 }
-                Poll::Ready(Ok(mut k)) => {
-                    self.written_bytes += k as u64;
+                Poll::Ready(Ok(k)) => {
+                    self.pipeline.on_written(k);
                     self.needs_flush = true;
                     *progressed = true;
-                    while k > 0 {
-                        let Some(front) = self.out.front_mut() else {
-                            break;
-                        };
-                        if front.len() <= k {
-                            k -= front.len();
-                            self.out.pop_front();
-                        } else {
-                            front.advance(k);
-                            k = 0;
-                        }
-                    }
                 }
                 Poll::Ready(Err(e)) => {
                     self.write_failed(e);
@@ -483,431 +230,33 @@ impl Conn {
     }
 
     fn write_failed(&mut self, e: io::Error) {
-        tracing::debug!(conn = self.id, "dispatch: write failed: {e}");
-        self.write_error = Some(Arc::new(e));
-        self.no_more_writes = true;
-        self.out.clear();
         self.needs_flush = false;
+        self.pipeline.on_write_error(e);
         self.rx.close();
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Result<(), Exit> {
-        if self.read_blocked {
+        if self.pipeline.read_blocked() {
+            // The body reader is full: wait for room (this registers the wake-up).
+            if self.pipeline.poll_body_capacity(cx).is_ready() {
+                *progressed = true;
+            }
             return Ok(());
         }
-        if self.read_buf.capacity() - self.read_buf.len() < 4096 {
-            self.read_buf.reserve(16 * 1024);
-        }
-        let read = pin!(self.io.read_buf(&mut self.read_buf)).poll(cx);
+        let read = pin!(self.io.read_buf(self.pipeline.read_buffer())).poll(cx);
         match read {
-            Poll::Ready(Ok(0)) => self.on_eof(),
+            Poll::Ready(Ok(0)) => self.pipeline.on_eof(),
             Poll::Ready(Ok(_)) => {
                 *progressed = true;
                 Ok(())
             }
-            Poll::Ready(Err(e)) => {
-                tracing::debug!(conn = self.id, "dispatch: read failed: {e}");
-                let err = Error::new(
-                    ErrorKind::Closed,
-                    "connection reset or failed before the response was complete",
-                )
-                .with_source(e);
-                Err(self.fail_front_body(err))
-            }
+            Poll::Ready(Err(e)) => Err(self.pipeline.on_read_error(e)),
             Poll::Pending => Ok(()),
         }
     }
 
-    /// The server closed its side.
-    fn on_eof(&mut self) -> Result<(), Exit> {
-        tracing::trace!(conn = self.id, "dispatch: end of stream");
-        let state = std::mem::replace(&mut self.read, ReadState::Head);
-        match state {
-            ReadState::Body {
-                mut decoder, sink, ..
-            } if decoder.ends_at_eof() => {
-                // A close-delimited body ends here.
-                let mut sink = sink;
-                let _ = decoder.decode(&mut self.read_buf);
-                self.complete_body(&mut sink);
-                self.finish_front();
-                Err(self.after_close())
-            }
-            ReadState::Body { .. } => {
-                self.read = state;
-                let err = Error::new(
-                    ErrorKind::Closed,
-                    "connection closed in the middle of the response body",
-                );
-                Err(self.fail_front_body(err))
-            }
-            ReadState::Head => Err(self.after_close()),
-        }
-    }
-
-    /// How to end after the server closed (or announced closing): requests still unanswered
-    /// are retried or failed; with none, it is a clean close.
-    fn after_close(&self) -> Exit {
-        let written = self.entries.iter().any(|e| self.was_written(e));
-        if written || self.write_error.is_some() {
-            let mut e = closed_before_response();
-            if let Some(w) = &self.write_error {
-                e = e.with_shared_source(Some(w.clone() as _));
-            }
-            Exit::closed(e)
-        } else {
-            Exit::clean()
-        }
-    }
-
-    /// A failure while the front response is being read: its body gets the error; other
-    /// requests are retried or failed.
-    fn fail_front_body(&mut self, err: Error) -> Exit {
-        if matches!(self.read, ReadState::Body { .. }) {
-            Exit::culprit(0, err)
-        } else {
-            Exit::closed(err)
-        }
-    }
-
-    fn was_written(&self, e: &Entry) -> bool {
-        e.queued && e.write_start < self.written_bytes
-    }
-
-    /// Parses and dispatches what is buffered.
-    fn process(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Result<(), Exit> {
-        self.read_blocked = false;
-        loop {
-            if let ReadState::Head = self.read {
-                if self.read_buf.is_empty() {
-                    return Ok(());
-                }
-                let head = match self.parser.parse(&mut self.read_buf) {
-                    Ok(Some(h)) => h,
-                    Ok(None) => return Ok(()),
-                    Err(e) => return Err(self.head_error(e)),
-                };
-                *progressed = true;
-                self.on_head(head)?;
-            } else if !self.on_body(cx, progressed)? {
-                return Ok(());
-            }
-        }
-    }
-
-    fn head_error(&self, e: HeadError) -> Exit {
-        let err = match e {
-            HeadError::Malformed(m) => Error::new(ErrorKind::Malformed, m),
-            HeadError::TooLarge(n) => Error::new(
-                ErrorKind::HeaderLimit,
-                format!("the response head is larger than max_header_bytes ({n} bytes)"),
-            ),
-            HeadError::TooMany(n) => Error::new(
-                ErrorKind::HeaderLimit,
-                format!("the response has more than max_headers ({n}) headers"),
-            ),
-        };
-        tracing::debug!(
-            conn = self.id,
-            "dispatch: bad response head: {}",
-            err.message()
-        );
-        match self.entries.front() {
-            Some(e) if self.was_written(e) => Exit::culprit(0, err),
-            _ => Exit::closed(err),
-        }
-    }
-
-    fn on_head(&mut self, head: ResponseHead) -> Result<(), Exit> {
-        let Some(front) = self.entries.front() else {
-            return Err(Exit::closed(Error::new(
-                ErrorKind::Malformed,
-                "the server sent a response with no request outstanding",
-            )));
-        };
-        if !self.was_written(front) {
-            return Err(Exit::closed(Error::new(
-                ErrorKind::Malformed,
-                "the server sent a response before the request was written",
-            )));
-        }
-        if head.status == 101 {
-            return Err(Exit::culprit(
-                0,
-                Error::new(ErrorKind::Malformed, "unexpected 101 Switching Protocols"),
-            ));
-        }
-        if head.is_interim() {
-            // Interim responses never pop the FIFO (RFC 9110 section 15.2).
-            tracing::trace!(
-                conn = self.id,
-                status = head.status,
-                "dispatch: interim response skipped"
-            );
-            return Ok(());
-        }
-        let method = front.job.method;
-        let limit = front.job.max_body;
-        let framing = head
-            .framing(method)
-            .map_err(|e| Exit::culprit(0, Error::new(ErrorKind::Malformed, format!("{e:?}"))))?;
-        if front.job.exclusive {
-            tracing::trace!(
-                conn = self.id,
-                "dispatch: final status of a lone request; writes resume"
-            );
-            self.alone = false;
-            self.progress.exclusive_cleared = true;
-        }
-        self.progress.proven = true;
-        self.proven = true;
-        let keep_alive = head.keep_alive() && framing != Framing::Eof;
-        if !keep_alive && !self.no_more_writes {
-            tracing::trace!(
-                conn = self.id,
-                "dispatch: server closes after this response"
-            );
-            self.no_more_writes = true;
-            self.rx.close();
-        }
-        tracing::debug!(
-            conn = self.id,
-            "dispatch: {} {} -> {}",
-            method,
-            front.job.path,
-            head.status
-        );
-        let decoder = match framing {
-            Framing::Empty => {
-                self.deliver(head, Body::empty(), false);
-                self.finish_front();
-                return if keep_alive {
-                    Ok(())
-                } else {
-                    Err(self.after_close())
-                };
-            }
-            Framing::Length(n) => {
-                if let Some(max) = limit.filter(|&max| n > max) {
-                    // Refused before reading any of it: the connection's place in the
-                    // stream is lost, so it closes (the others are retried elsewhere).
-                    tracing::debug!(
-                        conn = self.id,
-                        "dispatch: Content-Length {n} is over the body limit {max}"
-                    );
-                    return Err(Exit::culprit(0, too_large(max)));
-                }
-                Decoder::length(n)
-            }
-            Framing::Chunked => Decoder::chunked(),
-            Framing::Eof => Decoder::eof(),
-        };
-        let sink = if front.job.is_canceled() {
-            Sink::Discard
-        } else {
-            Sink::Pending {
-                head,
-                first: None,
-                rest: BytesMut::new(),
-            }
-        };
-        self.read = ReadState::Body {
-            decoder,
-            sink,
-            keep_alive,
-            received: 0,
-            limit,
-        };
-        Ok(())
-    }
-
-    /// Hands a response to the front request. Returns false if nobody wants it.
-    fn deliver(&mut self, head: ResponseHead, body: Body, has_body: bool) -> bool {
-        let url_needed = has_body;
-        let Some(front) = self.entries.front_mut() else {
-            return false;
-        };
-        let mut headers = head.headers;
-        let mut body = body;
-        if has_body && front.gzip && is_gzip(&headers) {
-            let url = if url_needed {
-                self.cfg.url(&front.job.path)
-            } else {
-                String::new()
-            };
-            body = body.gunzip(front.job.method, url, front.job.max_body);
-            headers.remove("content-encoding");
-            headers.remove("content-length");
-        }
-        let resp = Response {
-            status: head.status,
-            reason: head.reason,
-            http10: head.http10,
-            headers,
-            body,
-        };
-        front.job.answer(Ok(resp))
-    }
-
-    /// Moves the body along. Returns false when it must wait (more bytes, or room in the
-    /// reader's buffer).
-    fn on_body(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Result<bool, Exit> {
-        let ReadState::Body {
-            mut decoder,
-            mut sink,
-            keep_alive,
-            mut received,
-            limit,
-        } = std::mem::replace(&mut self.read, ReadState::Head)
-        else {
-            return Ok(true);
-        };
-        let step = self.body_step(cx, &mut decoder, &mut sink, &mut received, limit);
-        if step == BodyStep::End {
-            *progressed = true;
-            self.complete_body(&mut sink);
-            self.finish_front();
-            return if keep_alive {
-                Ok(true)
-            } else {
-                Err(self.after_close())
-            };
-        }
-        self.read = ReadState::Body {
-            decoder,
-            sink,
-            keep_alive,
-            received,
-            limit,
-        };
-        match step {
-            BodyStep::Blocked => {
-                self.read_blocked = true;
-                Ok(false)
-            }
-            BodyStep::NeedMore => Ok(false),
-            BodyStep::Data | BodyStep::End => {
-                *progressed = true;
-                Ok(true)
-            }
-            BodyStep::Invalid(why) => Err(Exit::culprit(
-                0,
-                Error::new(ErrorKind::Malformed, format!("invalid chunked body: {why}")),
-            )),
-            BodyStep::TooLarge(max) => {
-                tracing::debug!(
-                    conn = self.id,
-                    "dispatch: response body passed the limit {max}; closing the connection"
-                );
-                Err(Exit::culprit(0, too_large(max)))
-            }
-        }
-    }
-
-    /// One decoding step of the front response's body.
-    fn body_step(
-        &mut self,
-        cx: &mut Context<'_>,
-        decoder: &mut Decoder,
-        sink: &mut Sink,
-        received: &mut u64,
-        limit: Option<u64>,
-    ) -> BodyStep {
-        if let Sink::Stream(s) = sink {
-            if s.poll_capacity(cx).is_pending() {
-                return BodyStep::Blocked;
-            }
-        }
-        match decoder.decode(&mut self.read_buf) {
-            Err(e) => BodyStep::Invalid(e.0),
-            Ok(Decoded::End) => BodyStep::End,
-            Ok(Decoded::Data(b)) => {
-                *received = received.saturating_add(b.len() as u64);
-                if let Some(max) = limit.filter(|&max| *received > max) {
-                    return BodyStep::TooLarge(max);
-                }
-                match sink {
-                    Sink::Pending { first, rest, .. } => {
-                        if first.is_none() && rest.is_empty() {
-                            *first = Some(b);
-                        } else {
-                            if let Some(f) = first.take() {
-                                rest.extend_from_slice(&f);
-                            }
-                            rest.extend_from_slice(&b);
-                        }
-                    }
-                    Sink::Stream(s) => {
-                        if !s.push(b) {
-                            tracing::trace!(
-                                conn = self.id,
-                                "dispatch: body dropped; discarding the rest"
-                            );
-                            *sink = Sink::Discard;
-                        }
-                    }
-                    Sink::Discard => {}
-                }
-                BodyStep::Data
-            }
-            Ok(Decoded::NeedMore) => {
-                if let Sink::Pending { .. } = sink {
-                    // The body is not all here: hand the response over with a streamed body.
-                    let Sink::Pending { head, first, rest } =
-                        std::mem::replace(sink, Sink::Discard)
-                    else {
-                        return BodyStep::NeedMore;
-                    };
-                    let (mut tx, reader) = body::channel();
-                    if let Some(f) = first {
-                        tx.push(f);
-                    }
-                    tx.push(rest.freeze());
-                    if self.deliver(head, Body::stream(reader), true) {
-                        tracing::trace!(conn = self.id, "dispatch: body streams");
-                        *sink = Sink::Stream(tx);
-                    }
-                }
-                BodyStep::NeedMore
-            }
-        }
-    }
-
-    /// The front response's body is complete.
-    fn complete_body(&mut self, sink: &mut Sink) {
-        match std::mem::replace(sink, Sink::Discard) {
-            Sink::Pending { head, first, rest } => {
-                let bytes = match first {
-                    Some(f) => f,
-                    None => rest.freeze(),
-                };
-                let has_body = !bytes.is_empty();
-                self.deliver(head, Body::full(bytes), has_body);
-            }
-            Sink::Stream(s) => s.finish(),
-            Sink::Discard => {}
-        }
-    }
-
-    /// The front request is finished.
-    fn finish_front(&mut self) {
-        self.read = ReadState::Head;
-        if self.entries.pop_front().is_some() {
-            self.unqueued = self.unqueued.saturating_sub(1);
-            self.progress.done += 1;
-        }
-    }
-
     fn poll_timer(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Result<(), Exit> {
-        let earliest = if self.entries.is_empty() {
-            // Idle: close after the idle timeout.
-            let since = *self.idle_since.get_or_insert_with(Instant::now);
-            self.cfg.idle_timeout.map(|t| since + t)
-        } else {
-            self.idle_since = None;
-            self.entries.iter().filter_map(|e| e.job.deadline).min()
-        };
-        let Some(at) = earliest else {
+        let Some(at) = self.pipeline.next_timeout(Instant::now()) else {
             self.timer_at = None;
             return Ok(());
         };
@@ -920,154 +269,34 @@ impl Conn {
         }
         self.timer_at = None;
         *progressed = true;
-        if self.entries.is_empty() {
-            tracing::debug!(
-                conn = self.id,
-                "dispatch: idle timeout; closing the connection"
-            );
-            return Err(Exit::clean());
-        }
-        let now = Instant::now();
-        let expired = |e: &Entry| e.job.deadline.is_some_and(|d| d <= now);
-        // Not yet queued for writing: fail it, the connection is unaffected.
-        let mut i = self.unqueued;
-        while i < self.entries.len() {
-            if expired(&self.entries[i]) {
-                if let Some(mut e) = self.entries.remove(i) {
-                    let err = Error::new(
-                        ErrorKind::Timeout,
-                        "request timeout expired before it was sent",
-                    )
-                    .processed(false)
-                    .for_request(e.job.method, self.cfg.url(&e.job.path));
-                    self.progress.exclusive_cleared |= e.job.exclusive;
-                    e.job.answer(Err(err));
-                    self.progress.done += 1;
-                }
-            } else {
-                i += 1;
-            }
-        }
-        // Written (or being written): its place in the FIFO cannot be given up, so the
-        // connection closes and the others are retried elsewhere.
-        if let Some(idx) = (0..self.unqueued).find(|&i| expired(&self.entries[i])) {
-            tracing::debug!(
-                conn = self.id,
-                "dispatch: request timed out; closing the connection"
-            );
-            let err = Error::new(
-                ErrorKind::Timeout,
-                "request timeout expired before the response was complete; the connection was closed",
-            );
-            return Err(Exit::culprit(idx, err));
-        }
-        Ok(())
+        self.pipeline.handle_timeout(Instant::now())
     }
 
     /// Ends the connection: answers or hands back every request, then closes.
     async fn teardown(mut self, exit: Exit) {
-        let clean = exit.closed.is_none() && self.write_error.is_none();
-        let requeue = self.settle(exit);
-        self.pool.closed(self.id, requeue);
+        let clean = matches!(exit, Exit::Clean | Exit::Announced) && !self.pipeline.write_failed();
+        self.rx.close();
+        while let Ok(job) = self.rx.try_recv() {
+            self.pipeline.push(job);
+        }
+        let mut jobs = self.pipeline.finish(exit);
+        // Requests still in the channel were never written.
+        while let Ok(job) = self.rx.try_recv() {
+            let cause = Error::new(ErrorKind::Closed, "connection closed before the response");
+            jobs.push((
+                job,
+                Fate::Unwritten {
+                    fresh: false,
+                    cause,
+                },
+            ));
+        }
+        jobs.retain(|(job, _)| !job.is_canceled());
+        self.pool.clone().closed(self.id, jobs);
         if clean {
             // A clean close: say goodbye (TLS close_notify), without waiting long.
             let _ = tokio::time::timeout(Duration::from_millis(200), self.io.shutdown()).await;
         }
         tracing::debug!(conn = self.id, "dispatch: connection closed");
     }
-
-    /// Answers every request on the connection, or returns it to be sent elsewhere.
-    fn settle(&mut self, exit: Exit) -> Vec<Job> {
-        let Exit { closed, culprit } = exit;
-        if let Some(e) = &closed {
-            tracing::debug!(conn = self.id, "dispatch: connection closing: {e}");
-        }
-        let closed_err = closed.unwrap_or_else(closed_before_response);
-        let mut front_sink = match std::mem::replace(&mut self.read, ReadState::Head) {
-            ReadState::Body { sink, .. } => Some(sink),
-            ReadState::Head => None,
-        };
-        let mut requeue = Vec::new();
-        for (i, mut e) in std::mem::take(&mut self.entries).into_iter().enumerate() {
-            let own_err = match &culprit {
-                Some((idx, err)) if *idx == i => Some(err.clone()),
-                _ => None,
-            };
-            if let (0, Some(sink)) = (i, front_sink.take()) {
-                // Its response head arrived: it cannot be retried.
-                let err = own_err
-                    .unwrap_or_else(|| closed_err.clone())
-                    .processed(true)
-                    .for_request(e.job.method, self.cfg.url(&e.job.path));
-                match sink {
-                    Sink::Stream(s) => s.fail(err),
-                    Sink::Pending { .. } | Sink::Discard => {
-                        e.job.answer(Err(err));
-                    }
-                }
-            } else if let Some(err) = own_err {
-                let err = err
-                    .processed(self.was_written(&e))
-                    .for_request(e.job.method, self.cfg.url(&e.job.path));
-                e.job.answer(Err(err));
-            } else if !e.job.is_canceled() {
-                let written = self.was_written(&e);
-                self.retry_or_fail(e.job, written, &closed_err, &mut requeue);
-            }
-        }
-        self.rx.close();
-        while let Ok(job) = self.rx.try_recv() {
-            if !job.is_canceled() {
-                self.retry_or_fail(job, false, &closed_err, &mut requeue);
-            }
-        }
-        requeue
-    }
-
-    /// A request that was on a failed connection: a request never written is re-queued,
-    /// never failed; a written idempotent one is retried a bounded number of times; any
-    /// other fails saying it may have been processed.
-    fn retry_or_fail(&self, mut job: Job, written: bool, closed: &Error, requeue: &mut Vec<Job>) {
-        if !written && !self.proven {
-            job.bounces += 1;
-            if job.bounces > MAX_BOUNCES {
-                let err = Error::new(
-                    ErrorKind::Closed,
-                    format!(
-                        "{MAX_BOUNCES} new connections closed before the request could be written"
-                    ),
-                )
-                .with_shared_source(closed.source_arc())
-                .processed(false)
-                .for_request(job.method, self.cfg.url(&job.path));
-                job.answer(Err(err));
-            } else {
-                requeue.push(job);
-            }
-        } else if !written {
-            requeue.push(job);
-        } else if job.method.is_idempotent() && job.attempts < self.cfg.max_retries {
-            job.attempts += 1;
-            tracing::debug!(
-                conn = self.id,
-                attempt = job.attempts,
-                "dispatch: retrying {} {}",
-                job.method,
-                job.path
-            );
-            requeue.push(job);
-        } else {
-            let err = closed
-                .clone()
-                .processed(true)
-                .for_request(job.method, self.cfg.url(&job.path));
-            job.answer(Err(err));
-        }
-    }
-}
-
-fn is_gzip(headers: &crate::Headers) -> bool {
-    headers.get("content-encoding").is_some_and(|v| {
-        v.trim().eq_ignore_ascii_case("gzip") || v.trim().eq_ignore_ascii_case("x-gzip")
-    })
 }

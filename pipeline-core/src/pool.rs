@@ -7,52 +7,18 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::client::{Config, FutureState, ResponseFuture};
-use crate::{Error, ErrorKind, Headers, Method, Request, Response};
+use crate::config::Config;
+use crate::job::{Dispatcher, Fate, Job, Progress};
+use crate::{Error, ErrorKind, Method, Request, Response};
 
-/// A request admitted into the pool, with everything needed to answer it.
-pub(crate) struct Job {
-    pub(crate) method: Method,
-    pub(crate) path: Arc<str>,
-    pub(crate) headers: Headers,
-    pub(crate) body: Bytes,
-    pub(crate) deadline: Option<Instant>,
-    /// Taken when the response head is handed over.
-    pub(crate) tx: Option<oneshot::Sender<Result<Response, Error>>>,
-    /// How many times it was written on a connection that then failed.
-    pub(crate) attempts: u32,
-    /// How many connections died under it, before any response, while it was not yet
-    /// written (bounded so that a server closing every new connection cannot loop it
-    /// forever).
-    pub(crate) bounces: u32,
-    /// Nothing else may be written on its connection until its final status arrives
-    /// (non-idempotent requests, and a retried request on a connection not yet proven).
-    pub(crate) exclusive: bool,
-    /// The response body size limit (`None`: unlimited).
-    pub(crate) max_body: Option<u64>,
-    /// Its share of `max_connections x pipeline_depth`; released when the job is dropped.
-    _permit: OwnedSemaphorePermit,
-}
+/// How many fresh connections may die under a request not yet written before it fails.
+const MAX_BOUNCES: u32 = 8;
 
-impl Job {
-    /// Answers the request. Returns false if its future was dropped (or it was answered
-    /// already).
-    pub(crate) fn answer(&mut self, result: Result<Response, Error>) -> bool {
-        match self.tx.take() {
-            Some(tx) => tx.send(result).is_ok(),
-            None => false,
-        }
-    }
-
-    /// True if the caller dropped the response future (or it was answered already).
-    pub(crate) fn is_canceled(&self) -> bool {
-        self.tx.as_ref().is_none_or(|tx| tx.is_closed())
-    }
-}
+/// Where a request's answer arrives.
+pub(crate) type Answer = oneshot::Receiver<Result<Response, Error>>;
 
 struct Slot {
     id: u64,
@@ -60,10 +26,35 @@ struct Slot {
     tx: Option<mpsc::UnboundedSender<Job>>,
     /// Requests assigned and not finished (response body read or failed).
     load: usize,
-    /// An exclusive request is in flight: assign nothing until its final status.
+    /// An exclusive request is in flight: assign nothing until its whole response is read.
     exclusive: bool,
     /// A response was received on it.
     proven: bool,
+    /// How many requests it may carry in all (the server's keep-alive budget), if known.
+    limit: Option<u64>,
+    /// Requests assigned to it so far (minus those it handed back unwritten).
+    assigned: u64,
+}
+
+impl Slot {
+    /// Takes new work: neither closing nor at the end of its budget. Only these count
+    /// against `max_connections`, so that a connection finishing its last responses does
+    /// not hold up the opening of its replacement.
+    fn is_open(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Its budget is spent: stop sending it work (it closes once its requests are done).
+    fn retire_if_spent(&mut self) {
+        if self.limit.is_some_and(|l| self.assigned >= l) && self.tx.is_some() {
+            tracing::debug!(
+                conn = self.id,
+                "pool: connection budget of {:?} requests spent; it retires",
+                self.limit
+            );
+            self.tx = None;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -74,6 +65,14 @@ struct State {
     client_dropped: bool,
     /// The runtime of the first `send`, for futures polled outside any runtime.
     handle: Option<tokio::runtime::Handle>,
+    /// Requests per connection the origin accepts, learned from a `Keep-Alive: max=`
+    /// header or from the first announced close; applied to connections opened later.
+    origin_cap: Option<u64>,
+    /// The cap came from a `Keep-Alive` header (a close never overrides it).
+    cap_from_header: bool,
+    /// The response count of the last connection the server closed without notice, with
+    /// requests unanswered: two in a row at the same count become the cap.
+    last_silent_close: Option<u64>,
 }
 
 /// Shared by the client, its futures and its connection tasks.
@@ -81,23 +80,6 @@ pub(crate) struct Pool {
     pub(crate) config: Arc<Config>,
     sem: Arc<Semaphore>,
     state: Mutex<State>,
-}
-
-/// What a connection reports after a batch of work.
-#[derive(Default)]
-pub(crate) struct Progress {
-    /// Requests finished (answered, failed, or skipped because canceled).
-    pub(crate) done: usize,
-    /// The exclusive request's final status arrived.
-    pub(crate) exclusive_cleared: bool,
-    /// A response arrived.
-    pub(crate) proven: bool,
-}
-
-impl Progress {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.done == 0 && !self.exclusive_cleared && !self.proven
-    }
 }
 
 impl Pool {
@@ -115,40 +97,17 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn send(self: &Arc<Self>, request: Request) -> ResponseFuture {
-        if let Err(m) = request.validate() {
-            return ResponseFuture::ready_err(
-                Error::new(ErrorKind::InvalidRequest, m)
-                    .for_request(request.method, self.config.url(&request.path)),
-            );
+    /// Remembers the runtime of the first request, for futures polled outside any runtime.
+    pub(crate) fn note_runtime(&self, handle: tokio::runtime::Handle) {
+        let mut st = self.lock();
+        if st.handle.is_none() {
+            st.handle = Some(handle);
         }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return ResponseFuture::ready_err(
-                Error::new(
-                    ErrorKind::Config,
-                    "Client::send must be called within a tokio runtime",
-                )
-                .for_request(request.method, self.config.url(&request.path)),
-            );
-        };
-        {
-            let mut st = self.lock();
-            if st.handle.is_none() {
-                st.handle = Some(handle);
-            }
-        }
-        let timeout = request.timeout.unwrap_or(self.config.request_timeout);
-        let deadline = timeout.map(|t| Instant::now() + t);
-        match self.sem.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let state = self.submit(request, permit, deadline);
-                ResponseFuture::from_state(state, deadline)
-            }
-            Err(_) => {
-                tracing::trace!("pool: at capacity, request waits");
-                ResponseFuture::waiting(self.sem.clone(), request, self.clone(), deadline)
-            }
-        }
+    }
+
+    /// The admission semaphore (`max_connections x pipeline_depth` permits).
+    pub(crate) fn admission(&self) -> &Arc<Semaphore> {
+        &self.sem
     }
 
     /// Queues an admitted request.
@@ -157,7 +116,7 @@ impl Pool {
         request: Request,
         permit: OwnedSemaphorePermit,
         deadline: Option<Instant>,
-    ) -> FutureState {
+    ) -> (Answer, Method, Arc<str>) {
         let (tx, rx) = oneshot::channel();
         let path: Arc<str> = Arc::from(request.path);
         let method = request.method;
@@ -170,6 +129,7 @@ impl Pool {
             tx: Some(tx),
             attempts: 0,
             bounces: 0,
+            sent_before: false,
             exclusive: false,
             max_body: request.max_body_bytes.unwrap_or(self.config.max_body_bytes),
             _permit: permit,
@@ -179,12 +139,7 @@ impl Pool {
             st.queue.push_back(job);
             self.dispatch(&mut st);
         }
-        FutureState::Queued {
-            rx,
-            method,
-            pool: self.clone(),
-            path,
-        }
+        (rx, method, path)
     }
 
     /// Assigns queued jobs to connections, oldest first, until the oldest cannot be placed.
@@ -201,7 +156,7 @@ impl Pool {
                 if let Some(mut job) = st.queue.pop_front() {
                     let err =
                         Error::new(ErrorKind::Timeout, "timed out before a connection was free")
-                            .processed(job.attempts > 0)
+                            .processed(job.sent_before)
                             .for_request(job.method, self.config.url(&job.path));
                     job.answer(Err(err));
                 }
@@ -210,8 +165,13 @@ impl Pool {
             let idempotent = job.method.is_idempotent();
             let retry = job.attempts > 0;
             let mut best: Option<usize> = None;
+            let mut open_slots = 0;
             for (i, s) in st.slots.iter().enumerate() {
-                if s.tx.is_none() || s.exclusive {
+                if !s.is_open() {
+                    continue;
+                }
+                open_slots += 1;
+                if s.exclusive {
                     continue;
                 }
                 let fits = if !idempotent || (retry && !s.proven) {
@@ -223,7 +183,7 @@ impl Pool {
                     best = Some(i);
                 }
             }
-            let open_new = st.slots.len() < max && best.is_none_or(|b| st.slots[b].load > 0);
+            let open_new = open_slots < max && best.is_none_or(|b| st.slots[b].load > 0);
             let opened = if open_new { self.open(st) } else { None };
             let idx = if let Some(i) = opened {
                 i
@@ -240,17 +200,22 @@ impl Pool {
             job.exclusive = !idempotent || (retry && !slot.proven);
             slot.exclusive = job.exclusive;
             slot.load += 1;
+            slot.assigned += 1;
             let sent = match &slot.tx {
                 Some(tx) => tx.send(job).map_err(|e| e.0),
                 None => Err(job),
             };
-            if let Err(mut job) = sent {
-                // The connection is closing; it will report back. Try elsewhere.
-                slot.tx = None;
-                slot.load -= 1;
-                slot.exclusive = false;
-                job.exclusive = false;
-                st.queue.push_front(job);
+            match sent {
+                Ok(()) => slot.retire_if_spent(),
+                Err(mut job) => {
+                    // The connection is closing; it will report back. Try elsewhere.
+                    slot.tx = None;
+                    slot.load -= 1;
+                    slot.assigned -= 1;
+                    slot.exclusive = false;
+                    job.exclusive = false;
+                    st.queue.push_front(job);
+                }
             }
         }
     }
@@ -264,50 +229,106 @@ impl Pool {
         let id = st.next_id;
         st.next_id += 1;
         let (tx, rx) = mpsc::unbounded_channel();
+        let limit = st.origin_cap;
         st.slots.push(Slot {
             id,
             tx: Some(tx),
             load: 0,
             exclusive: false,
             proven: false,
+            limit,
+            assigned: 0,
         });
-        tracing::debug!(conn = id, "pool: opening connection");
-        handle.spawn(crate::conn::run(self.clone(), id, rx));
+        tracing::debug!(conn = id, ?limit, "pool: opening connection");
+        let dispatcher: Arc<dyn Dispatcher> = self.clone();
+        handle.spawn(crate::conn::run(dispatcher, id, rx, limit));
         Some(st.slots.len() - 1)
     }
 
     /// A connection task vanished without reporting (its runtime shut down): forget its
     /// slot so that it no longer counts against `max_connections`.
-    pub(crate) fn forget(&self, id: u64) {
+    fn forget_slot(&self, id: u64) {
         let mut st = self.lock();
         st.slots.retain(|s| s.id != id);
     }
 
     /// A connection's progress report.
-    pub(crate) fn report(self: &Arc<Self>, id: u64, p: Progress) {
+    fn on_report(self: &Arc<Self>, id: u64, p: Progress) {
         if p.is_empty() {
             return;
         }
         let mut st = self.lock();
+        if let Some(limit) = p.limit {
+            if p.limit_from_header {
+                if !st.cap_from_header || st.origin_cap != Some(limit) {
+                    tracing::debug!(
+                        conn = id,
+                        limit,
+                        "pool: the origin takes {limit} requests per connection"
+                    );
+                }
+                st.origin_cap = Some(limit);
+                st.cap_from_header = true;
+            } else if st.origin_cap.is_none() && limit >= 2 {
+                // A close after the very first response says little about a budget (an
+                // error page, a restart) and learning 1 would end pipelining for good.
+                tracing::debug!(
+                    conn = id,
+                    limit,
+                    "pool: learned from a close: {limit} requests per connection"
+                );
+                st.origin_cap = Some(limit);
+            }
+        }
+        if let Some(n) = p.silent_close_after {
+            if st.origin_cap.is_none() && st.last_silent_close == Some(n) {
+                tracing::debug!(
+                    conn = id,
+                    "pool: two connections closed without notice after {n} responses: \
+                     {n} requests per connection"
+                );
+                st.origin_cap = Some(n);
+            }
+            st.last_silent_close = Some(n);
+        }
+        let handed_back = p.handed_back.len();
         let client_dropped = st.client_dropped;
-        let queue_empty = st.queue.is_empty();
+        let queue_empty = st.queue.is_empty() && handed_back == 0;
         if let Some(s) = st.slots.iter_mut().find(|s| s.id == id) {
-            s.load = s.load.saturating_sub(p.done);
+            s.load = s.load.saturating_sub(p.done + handed_back);
+            s.assigned = s.assigned.saturating_sub(handed_back as u64);
             if p.exclusive_cleared {
                 s.exclusive = false;
             }
             if p.proven {
                 s.proven = true;
             }
+            if let Some(limit) = p.limit {
+                s.limit = Some(s.limit.map_or(limit, |l| l.min(limit)));
+                s.retire_if_spent();
+            }
+            if handed_back > 0 {
+                // Over its budget: it takes nothing more.
+                s.tx = None;
+            }
             if client_dropped && queue_empty && s.load == 0 {
                 s.tx = None;
             }
         }
+        for mut job in p.handed_back.into_iter().rev() {
+            job.exclusive = false;
+            st.queue.push_front(job);
+        }
         self.dispatch(&mut st);
     }
 
-    /// A connection ended; `requeue` are requests to send elsewhere, oldest first.
-    pub(crate) fn closed(self: &Arc<Self>, id: u64, requeue: Vec<Job>) {
+    /// A connection ended: each request still on it is re-queued or failed by the
+    /// connection-failure policy ([`after_failure`]); the re-queued go first, oldest first.
+    fn on_closed(self: &Arc<Self>, id: u64, jobs: Vec<(Job, Fate)>) {
+        let requeue: Vec<Job> = jobs
+            .into_iter()
+            .filter_map(|(job, fate)| after_failure(&self.config, job, fate))
+            .collect();
         let mut st = self.lock();
         st.slots.retain(|s| s.id != id);
         for mut job in requeue.into_iter().rev() {
@@ -332,4 +353,92 @@ impl Pool {
             }
         }
     }
+}
+
+impl Dispatcher for Pool {
+    fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    fn report(self: Arc<Self>, id: u64, progress: Progress) {
+        self.on_report(id, progress);
+    }
+
+    fn closed(self: Arc<Self>, id: u64, jobs: Vec<(Job, Fate)>) {
+        self.on_closed(id, jobs);
+    }
+
+    fn forget(&self, id: u64) {
+        self.forget_slot(id);
+    }
+}
+
+/// The connection-failure policy: what becomes of a request that was on a connection when
+/// it ended. Returns it if it is to be sent again (it was answered with an error otherwise).
+///
+/// * Never written: queued again, never failed (unless [`MAX_BOUNCES`] fresh connections
+///   died under it before any response).
+/// * Written, but the server announced its close first: never processed, so sent again
+///   at once, without spending a retry.
+/// * Written and unanswered on a failed connection, or its own response cut or malformed:
+///   an idempotent request is sent again while it has retries left (each re-send spends
+///   one, so the server sees a request at most `1 + max_retries` times); any other fails
+///   saying it may have been processed.
+/// * Its own failure that a new attempt would not cure (timeout, body too large): fails.
+pub(crate) fn after_failure(cfg: &Config, mut job: Job, fate: Fate) -> Option<Job> {
+    let retry = |job: &mut Job, why: &dyn std::fmt::Display| {
+        let ok = job.method.is_idempotent() && job.attempts < cfg.max_retries;
+        if ok {
+            job.attempts += 1;
+            tracing::debug!(
+                attempt = job.attempts,
+                "pool: re-sending {} {} ({why})",
+                job.method,
+                job.path
+            );
+        }
+        ok
+    };
+    let err = match fate {
+        Fate::Unwritten { fresh, cause } => {
+            if fresh {
+                job.bounces += 1;
+            }
+            if job.bounces <= MAX_BOUNCES {
+                return Some(job);
+            }
+            Error::new(
+                ErrorKind::Closed,
+                format!("{MAX_BOUNCES} new connections closed before the request could be written"),
+            )
+            .with_shared_source(cause.source_arc())
+            .processed(job.sent_before)
+        }
+        Fate::NotProcessed => {
+            job.sent_before = true;
+            return Some(job);
+        }
+        Fate::Unanswered(cause) => {
+            job.sent_before = true;
+            if retry(&mut job, &"its connection failed") {
+                return Some(job);
+            }
+            cause.processed(true)
+        }
+        Fate::Failed {
+            err,
+            resend,
+            written,
+        } => {
+            job.sent_before |= written;
+            if resend && written && retry(&mut job, &err) {
+                return Some(job);
+            }
+            let processed = job.sent_before;
+            err.processed(processed)
+        }
+    };
+    let err = err.for_request(job.method, cfg.url(&job.path));
+    job.answer(Err(err));
+    None
 }

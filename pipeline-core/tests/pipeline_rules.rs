@@ -215,13 +215,21 @@ async fn http10_response_without_keep_alive_closes_the_connection() {
     .await
 }
 
+/// More body bytes than the client holds back before it hands a response over: the
+/// response is streamed, so a failure after it can no longer re-send the request.
+const STREAMED: usize = 300 * 1024;
+
 #[tokio::test]
-async fn close_in_the_middle_of_a_body_fails_the_body() {
+async fn close_in_the_middle_of_a_streamed_body_fails_the_body() {
     within(async {
         let server = Server::start(|_, mut c| async move {
             c.read_request().await.unwrap();
-            c.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-                .await;
+            c.write(format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                2 * STREAMED,
+                "a".repeat(STREAMED)
+            ))
+            .await;
         })
         .await;
         let client = one_conn(&server);
@@ -235,26 +243,34 @@ async fn close_in_the_middle_of_a_body_fails_the_body() {
 }
 
 #[tokio::test]
-async fn garbage_response_fails_that_request_and_retries_the_others() {
+async fn garbage_response_fails_that_request_after_its_retries_and_the_others_succeed() {
     within(async {
-        let server = Server::start(|i, mut c| async move {
-            if i == 0 {
-                c.read_request().await.unwrap();
-                c.read_request().await.unwrap();
-                c.write("SSH-2.0-Nope\r\n\r\n").await;
-                c.wait_closed().await;
-                return;
+        // `/a` always gets garbage; anything else is answered.
+        let server = Server::start(|_, mut c| async move {
+            while let Some(req) = c.read_request().await {
+                if req.target == "/a" {
+                    c.write("SSH-2.0-Nope\r\n\r\n").await;
+                    c.wait_closed().await;
+                    return;
+                }
+                c.ok(&req.target).await;
             }
-            echo_target(c).await;
         })
         .await;
-        let client = one_conn(&server);
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(4)
+            .max_retries(2)
+            .build()
+            .unwrap();
         let a = client.send(Request::get("/a"));
         let b = client.send(Request::get("/b"));
         let err = a.await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
         assert!(err.to_string().starts_with("GET http://"), "{err}");
         assert_eq!(b.await.unwrap().text().await.unwrap(), "/b");
+        // Sent once and re-sent twice (its budget); `/b` got its own connection.
+        assert_eq!(server.connections(), 4);
     })
     .await
 }
@@ -283,8 +299,12 @@ async fn stall_in_the_middle_of_a_body_hits_the_request_timeout() {
     within(async {
         let server = Server::start(|_, mut c| async move {
             c.read_request().await;
-            c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-                .await;
+            c.write(format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                2 * STREAMED,
+                "p".repeat(STREAMED)
+            ))
+            .await;
             c.wait_closed().await;
         })
         .await;
@@ -823,6 +843,491 @@ async fn idle_close_by_the_server_is_handled() {
         assert_eq!(rx.recv().await, Some("closed"));
         assert_eq!(body_of(&client, "/b").await, "/b");
         assert_eq!(server.connections(), 2);
+    })
+    .await
+}
+
+// ---- The connection budget (`Keep-Alive: timeout=, max=`) and the retry rules. ----
+
+/// A connection of a server that takes `cap` requests per connection: answers them in
+/// order, announcing the budget left (`Keep-Alive: max=`) when `announce`, and the last one
+/// with `Connection: close`; then reports how many bytes the client wrote past the cap.
+async fn capped(c: &mut support::Conn, cap: usize, announce: bool, already: usize) -> usize {
+    for k in already + 1..=cap {
+        let Some(req) = c.read_request().await else {
+            return 0;
+        };
+        answer_capped(c, &req.target, k, cap, announce).await;
+    }
+    c.wait_closed().await;
+    c.buffered()
+}
+
+async fn answer_capped(c: &mut support::Conn, body: &str, k: usize, cap: usize, announce: bool) {
+    if k == cap {
+        c.ok_with("Connection: close\r\n", body).await;
+    } else if announce {
+        let h = format!("Keep-Alive: timeout=5, max={}\r\n", cap - k);
+        c.ok_with(&h, body).await;
+    } else {
+        c.ok(body).await;
+    }
+}
+
+#[tokio::test]
+async fn keep_alive_max_is_honoured_and_the_replacement_opens_before_the_last_responses() {
+    within(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let next_opened = Arc::new(tokio::sync::Notify::new());
+        let server = Server::start(move |i, mut c| {
+            let (tx, next_opened) = (tx.clone(), next_opened.clone());
+            async move {
+                if i == 0 {
+                    // The first response announces two more requests (3 in all).
+                    let first = c.read_request().await.unwrap();
+                    answer_capped(&mut c, &first.target, 1, 3, true).await;
+                    let a = c.read_request().await.unwrap();
+                    let b = c.read_request().await.unwrap();
+                    // The last two are answered only once the replacement is open.
+                    next_opened.notified().await;
+                    answer_capped(&mut c, &a.target, 2, 3, true).await;
+                    answer_capped(&mut c, &b.target, 3, 3, true).await;
+                    c.wait_closed().await;
+                    tx.send((i, c.buffered())).unwrap();
+                    return;
+                }
+                next_opened.notify_one();
+                // The client knows the budget from the start: all three come pipelined,
+                // and no fourth.
+                let reqs = [
+                    c.read_request().await.unwrap(),
+                    c.read_request().await.unwrap(),
+                    c.read_request().await.unwrap(),
+                ];
+                for (k, r) in reqs.iter().enumerate() {
+                    answer_capped(&mut c, &r.target, k + 1, 3, true).await;
+                }
+                c.wait_closed().await;
+                tx.send((i, c.buffered())).unwrap();
+            }
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(8)
+            .max_retries(0)
+            .build()
+            .unwrap();
+        assert_eq!(body_of(&client, "/first").await, "/first");
+        let futs: Vec<_> = (0..8)
+            .map(|i| client.send(Request::get(format!("/r{i}"))))
+            .collect();
+        for (i, f) in futs.into_iter().enumerate() {
+            assert_eq!(f.await.unwrap().text().await.unwrap(), format!("/r{i}"));
+        }
+        for _ in 0..3 {
+            let (conn, extra) = rx.recv().await.unwrap();
+            assert_eq!(extra, 0, "connection {conn} got requests past its budget");
+        }
+        assert_eq!(server.connections(), 3);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cap_is_learned_from_the_first_announced_close() {
+    within(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let server = Server::start(move |i, mut c| {
+            let tx = tx.clone();
+            async move {
+                // Three requests per connection, no `Keep-Alive` header.
+                let extra = capped(&mut c, 3, false, 0).await;
+                tx.send((i, extra)).unwrap();
+            }
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(8)
+            .max_retries(0)
+            .build()
+            .unwrap();
+        for i in 0..3 {
+            assert_eq!(body_of(&client, &format!("/s{i}")).await, format!("/s{i}"));
+        }
+        assert_eq!(rx.recv().await.unwrap(), (0, 0));
+        // Later connections carry three requests each, written together.
+        let futs: Vec<_> = (0..9)
+            .map(|i| client.send(Request::get(format!("/r{i}"))))
+            .collect();
+        for (i, f) in futs.into_iter().enumerate() {
+            assert_eq!(f.await.unwrap().text().await.unwrap(), format!("/r{i}"));
+        }
+        for _ in 0..3 {
+            let (conn, extra) = rx.recv().await.unwrap();
+            assert_eq!(
+                extra, 0,
+                "connection {conn} got requests past the learned cap"
+            );
+        }
+        assert_eq!(server.connections(), 4);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn announced_close_re_sends_the_rest_pipelined_without_spending_retries() {
+    within(async {
+        let server = Server::start(|i, mut c| async move {
+            if i == 0 {
+                // A budget of 50 is announced, but the server closes early.
+                let warm = c.read_request().await.unwrap();
+                c.ok_with("Keep-Alive: timeout=5, max=50\r\n", &warm.target)
+                    .await;
+                let reqs = [
+                    c.read_request().await.unwrap(),
+                    c.read_request().await.unwrap(),
+                    c.read_request().await.unwrap(),
+                    c.read_request().await.unwrap(),
+                ];
+                c.ok_with("Connection: close\r\n", &reqs[0].target).await;
+                c.wait_closed().await;
+                return;
+            }
+            // The three unanswered ones come back together, not one at a time.
+            let reqs = [
+                c.read_request().await.unwrap(),
+                c.read_request().await.unwrap(),
+                c.read_request().await.unwrap(),
+            ];
+            for r in &reqs {
+                c.ok(&r.target).await;
+            }
+            echo_target(c).await;
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(4)
+            .max_retries(0)
+            .build()
+            .unwrap();
+        assert_eq!(body_of(&client, "/warm").await, "/warm");
+        let futs: Vec<_> = (0..4)
+            .map(|i| client.send(Request::get(format!("/r{i}"))))
+            .collect();
+        for (i, f) in futs.into_iter().enumerate() {
+            assert_eq!(f.await.unwrap().text().await.unwrap(), format!("/r{i}"));
+        }
+        assert_eq!(server.connections(), 2);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn unannounced_close_spends_the_retries_of_written_requests_only() {
+    within(async {
+        let server = Server::start(|i, mut c| async move {
+            if i == 0 {
+                for _ in 0..3 {
+                    c.read_request().await.unwrap();
+                }
+                return; // closes without a word
+            }
+            echo_target(c).await;
+        })
+        .await;
+        // Depth 3: the fourth request is not written on the first connection.
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(3)
+            .max_retries(0)
+            .build()
+            .unwrap();
+        let futs: Vec<_> = (0..4)
+            .map(|i| client.send(Request::get(format!("/r{i}"))))
+            .collect();
+        let mut futs = futs.into_iter();
+        // Written, maybe processed, no retry left: they fail saying so...
+        for _ in 0..3 {
+            let err = futs.next().unwrap().await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+            assert!(err.may_have_been_processed());
+        }
+        // ...the one never written is sent on the next connection.
+        let last = futs.next().unwrap().await.unwrap();
+        assert_eq!(last.text().await.unwrap(), "/r3");
+        assert_eq!(server.connections(), 2);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cut_response_of_an_idempotent_request_is_re_sent() {
+    within(async {
+        let server = Server::start(|i, mut c| async move {
+            if i == 0 {
+                c.read_request().await.unwrap();
+                c.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+                    .await;
+                return;
+            }
+            echo_target(c).await;
+        })
+        .await;
+        let client = one_conn(&server);
+        assert_eq!(body_of(&client, "/a").await, "/a");
+        assert_eq!(server.connections(), 2);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cut_response_of_a_post_fails_as_maybe_processed() {
+    within(async {
+        let server = Server::start(|_, mut c| async move {
+            c.read_request().await.unwrap();
+            c.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+                .await;
+        })
+        .await;
+        let client = one_conn(&server);
+        let err = client.send(Request::post("/p", "x")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        assert!(err.may_have_been_processed());
+        assert!(err.to_string().contains("may have been processed"), "{err}");
+        assert_eq!(server.connections(), 1);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_timeout_fails_only_its_own_request() {
+    within(async {
+        let server = Server::start(|i, mut c| async move {
+            if i == 0 {
+                // Never answers the three pipelined requests.
+                for _ in 0..3 {
+                    c.read_request().await.unwrap();
+                }
+                c.wait_closed().await;
+                return;
+            }
+            echo_target(c).await;
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(4)
+            .max_retries(1)
+            .request_timeout(None)
+            .build()
+            .unwrap();
+        let a = client.send(Request::get("/a"));
+        let slow = client.send(Request::get("/slow").timeout(Some(Duration::from_millis(500))));
+        let c = client.send(Request::get("/c"));
+        let err = slow.await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        // Its neighbours, ahead and behind, are re-sent (within their budget).
+        assert_eq!(a.await.unwrap().text().await.unwrap(), "/a");
+        assert_eq!(c.await.unwrap().text().await.unwrap(), "/c");
+        assert_eq!(server.connections(), 2);
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_admission_does_not_count_against_the_timeout() {
+    within(async {
+        let (go_tx, go_rx) = mpsc::unbounded_channel::<()>();
+        let go_rx = Arc::new(tokio::sync::Mutex::new(Some(go_rx)));
+        let server = Server::start(move |_, mut c| {
+            let go_rx = go_rx.clone();
+            async move {
+                let first = c.read_request().await.unwrap();
+                let mut go = go_rx.lock().await.take().unwrap();
+                go.recv().await;
+                c.ok(&first.target).await;
+                echo_target(c).await;
+            }
+        })
+        .await;
+        // Room for one request in flight.
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(1)
+            .request_timeout(None)
+            .build()
+            .unwrap();
+        let first = client.send(Request::get("/first"));
+        let mut waiting =
+            Box::pin(client.send(Request::get("/waits").timeout(Some(Duration::from_secs(1)))));
+        // Poll it once so that it queues for admission, then let ten (paused-clock) seconds
+        // pass: ten times its timeout.
+        let pending = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(waiting.as_mut(), cx).is_pending())
+        })
+        .await;
+        assert!(pending, "the second request was admitted at once");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        go_tx.send(()).unwrap();
+        assert_eq!(first.await.unwrap().text().await.unwrap(), "/first");
+        assert_eq!(waiting.await.unwrap().text().await.unwrap(), "/waits");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn nothing_is_written_behind_a_post_until_its_whole_response_is_read() {
+    within(async {
+        let (probe_tx, probe_rx) = mpsc::unbounded_channel::<()>();
+        let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+        let probe_rx = Arc::new(tokio::sync::Mutex::new(Some(probe_rx)));
+        let server = Server::start(move |_, mut c| {
+            let (probe_rx, seen_tx) = (probe_rx.clone(), seen_tx.clone());
+            async move {
+                c.read_request().await.unwrap();
+                // The head and part of the body (enough to be handed over as a stream).
+                c.write(format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                    2 * STREAMED,
+                    "a".repeat(STREAMED)
+                ))
+                .await;
+                // The test saw the head: did anything come behind the POST?
+                let mut probe = probe_rx.lock().await.take().unwrap();
+                probe.recv().await;
+                seen_tx.send(c.more_bytes_now()).unwrap();
+                c.write("a".repeat(STREAMED)).await;
+                echo_target(c).await;
+            }
+        })
+        .await;
+        let client = one_conn(&server);
+        let post = client.send(Request::post("/p", "x"));
+        let get = client.send(Request::get("/g"));
+        let resp = post.await.unwrap();
+        probe_tx.send(()).unwrap();
+        assert!(
+            !seen_rx.recv().await.unwrap(),
+            "a request was written behind the POST while its body was arriving"
+        );
+        assert_eq!(resp.bytes().await.unwrap().len(), 2 * STREAMED);
+        assert_eq!(get.await.unwrap().text().await.unwrap(), "/g");
+        assert_eq!(server.connections(), 1);
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_connection_closes_before_the_servers_keep_alive_timeout() {
+    within(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let server = Server::start(move |_, mut c| {
+            let tx = tx.clone();
+            async move {
+                let req = c.read_request().await.unwrap();
+                c.ok_with("Keep-Alive: timeout=5, max=100\r\n", &req.target)
+                    .await;
+                // The server would close after 5 idle seconds (paused clock).
+                let who = tokio::select! {
+                    _ = c.wait_closed() => "client",
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => "server",
+                };
+                tx.send(who).unwrap();
+            }
+        })
+        .await;
+        // The client's own idle timeout is much longer.
+        let client = Client::builder(&server.url())
+            .idle_timeout(Some(Duration::from_secs(90)))
+            .build()
+            .unwrap();
+        assert_eq!(body_of(&client, "/a").await, "/a");
+        assert_eq!(rx.recv().await, Some("client"));
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_timeout_applies_when_the_server_announces_none() {
+    within(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let server = Server::start(move |_, mut c| {
+            let tx = tx.clone();
+            async move {
+                let req = c.read_request().await.unwrap();
+                c.ok(&req.target).await;
+                let who = tokio::select! {
+                    _ = c.wait_closed() => "client",
+                    _ = tokio::time::sleep(Duration::from_secs(3)) => "server",
+                };
+                tx.send(who).unwrap();
+            }
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .idle_timeout(Some(Duration::from_secs(2)))
+            .build()
+            .unwrap();
+        assert_eq!(body_of(&client, "/a").await, "/a");
+        assert_eq!(rx.recv().await, Some("client"));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cap_is_learned_from_two_silent_closes_at_the_same_count() {
+    within(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let server = Server::start(move |i, mut c| {
+            let tx = tx.clone();
+            async move {
+                // Three answers per connection, then a close without notice.
+                let mut answered = 0;
+                while answered < 3 {
+                    let Some(req) = c.read_request().await else {
+                        return;
+                    };
+                    c.ok(&req.target).await;
+                    answered += 1;
+                }
+                if i < 2 {
+                    c.linger_close().await;
+                    return;
+                }
+                c.wait_closed().await;
+                tx.send((i, c.buffered())).unwrap();
+            }
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(8)
+            .build()
+            .unwrap();
+        // Two connections teach the cap (each loses the requests written past it)...
+        let futs: Vec<_> = (0..8)
+            .map(|i| client.send(Request::get(format!("/s{i}"))))
+            .collect();
+        for (i, f) in futs.into_iter().enumerate() {
+            assert_eq!(f.await.unwrap().text().await.unwrap(), format!("/s{i}"));
+        }
+        // ...then each connection carries three, and is closed by the client.
+        let futs: Vec<_> = (0..6)
+            .map(|i| client.send(Request::get(format!("/r{i}"))))
+            .collect();
+        for (i, f) in futs.into_iter().enumerate() {
+            assert_eq!(f.await.unwrap().text().await.unwrap(), format!("/r{i}"));
+        }
+        for _ in 0..2 {
+            let (conn, extra) = rx.recv().await.unwrap();
+            assert_eq!(
+                extra, 0,
+                "connection {conn} got requests past the learned cap"
+            );
+        }
     })
     .await
 }

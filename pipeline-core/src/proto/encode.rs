@@ -60,6 +60,9 @@ pub(crate) fn encode_head(
     if let Some(auth) = t.proxy_authorization {
         put_header(dst, "Proxy-Authorization", auth);
     }
+    // Asks for a persistent connection explicitly: HTTP/1.1 implies it, but Apache httpd
+    // announces its `Keep-Alive: timeout=, max=` budget only to requests that say so.
+    dst.put_slice(b"Connection: keep-alive\r\n");
     if body_len > 0 || method.always_sends_length() {
         dst.put_slice(b"Content-Length: ");
         put_decimal(dst, body_len as u64);
@@ -132,7 +135,7 @@ mod tests {
         assert!(gz);
         assert_eq!(
             &out[..],
-            &b"PUT /a?b=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: t/1\r\nAccept: x/y\r\nAccept-Encoding: gzip\r\nContent-Length: 12\r\n\r\n"[..]
+            &b"PUT /a?b=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: t/1\r\nAccept: x/y\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\nContent-Length: 12\r\n\r\n"[..]
         );
     }
 

@@ -112,6 +112,44 @@ impl ResponseHead {
     }
 }
 
+/// The parameters of a `Keep-Alive` response header (`timeout=N, max=M`; RFC 2068
+/// section 19.7.1, still sent by Apache httpd): how long the server keeps an idle connection
+/// open, and how many more requests it will take on this connection after this response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct KeepAliveParams {
+    /// Idle timeout, in seconds.
+    pub(crate) timeout_secs: Option<u64>,
+    /// Requests the server still accepts on this connection after this response.
+    pub(crate) max: Option<u64>,
+}
+
+impl ResponseHead {
+    /// The `Keep-Alive` header's parameters. Unknown parameters and values that are not
+    /// plain decimal numbers are ignored (the header is advisory).
+    pub(crate) fn keep_alive_params(&self) -> KeepAliveParams {
+        let mut p = KeepAliveParams::default();
+        for part in self
+            .headers
+            .get_all("keep-alive")
+            .flat_map(|v| v.split(','))
+        {
+            let Some((name, value)) = part.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"');
+            let Some(n) = parse_length(value) else {
+                continue;
+            };
+            match name.trim() {
+                n2 if n2.eq_ignore_ascii_case("timeout") => p.timeout_secs = Some(n),
+                n2 if n2.eq_ignore_ascii_case("max") => p.max = Some(n),
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
 fn parse_length(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -377,6 +415,31 @@ mod tests {
         .keep_alive());
         assert!(head(b"HTTP/1.1 100 Continue\r\n\r\n").is_interim());
         assert!(!head(b"HTTP/1.1 101 Switching\r\n\r\n").is_interim());
+    }
+
+    #[test]
+    fn reads_keep_alive_timeout_and_max() {
+        let head = |raw: &[u8]| {
+            ResponseParser::new(1024, 16)
+                .parse(&mut BytesMut::from(raw))
+                .unwrap()
+                .unwrap()
+        };
+        let h = head(b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=99\r\n\r\n");
+        assert_eq!(
+            h.keep_alive_params(),
+            KeepAliveParams {
+                timeout_secs: Some(5),
+                max: Some(99)
+            }
+        );
+        let h = head(b"HTTP/1.1 200 OK\r\nkeep-alive: MAX = 0\r\n\r\n");
+        assert_eq!(h.keep_alive_params().max, Some(0));
+        assert_eq!(h.keep_alive_params().timeout_secs, None);
+        let h = head(b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=-1, max=x, foo\r\n\r\n");
+        assert_eq!(h.keep_alive_params(), KeepAliveParams::default());
+        let h = head(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(h.keep_alive_params(), KeepAliveParams::default());
     }
 
     #[test]

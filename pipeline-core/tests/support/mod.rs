@@ -193,6 +193,29 @@ impl Conn {
         self.write(r).await;
     }
 
+    /// Writes `HTTP/1.1 200 OK` with these extra header lines (each ending in CRLF), this
+    /// body and a `Content-Length`.
+    pub async fn ok_with(&mut self, headers: &str, body: &str) {
+        let r = format!(
+            "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n{}",
+            body.len(),
+            body
+        );
+        self.write(r).await;
+    }
+
+    /// Bytes received and not yet parsed as a request.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Closes as a careful server does: no more writing (FIN), then reads until the client
+    /// closes too, so that requests still arriving do not turn the close into a reset.
+    pub async fn linger_close(mut self) {
+        let _ = self.stream.shutdown().await;
+        self.wait_closed().await;
+    }
+
     /// Closes with a TCP reset (SO_LINGER 0).
     pub fn reset(self) {
         #[allow(deprecated)] // linger 0 does not block: it resets at once
