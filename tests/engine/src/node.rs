@@ -131,7 +131,11 @@ impl Node {
                     }
                 }
                 Event::End(_) => {
-                    let node = stack.pop().ok_or("malformed XML: unexpected end tag")?;
+                    let mut node = stack.pop().ok_or("malformed XML: unexpected end tag")?;
+                    if node.children.is_empty() && node.text.is_none() {
+                        // `<x></x>` is an empty text, `<x/>` nothing (R3.5).
+                        node.text = Some(String::new());
+                    }
                     match stack.last_mut() {
                         Some(parent) => parent.children.push(node),
                         None => return Ok(node),
