@@ -77,6 +77,12 @@ impl Clock {
         }
     }
 
+    /// Ticks after which the first stage of work started now is over (with
+    /// [`Pace::Requests`] the clock moves before each request, so one more).
+    pub(crate) fn lag(&self) -> u64 {
+        u64::from(matches!(self.pace, Pace::Requests(_)))
+    }
+
     /// Ticks between two stages.
     pub(crate) fn step(&self) -> u64 {
         match self.pace {
@@ -96,10 +102,21 @@ impl Clock {
 pub(crate) struct Ctx {
     pub(crate) now: u64,
     pub(crate) step: u64,
+    pub(crate) lag: u64,
     /// `correlation_id` query parameter or `Correlation-Id` header.
     pub(crate) correlation_id: Option<String>,
     /// `async=true` or `Expect: 202-accepted` (R1.10, R1.11).
     pub(crate) accepted: bool,
+}
+
+impl Ctx {
+    /// When stage `k` of work started now is due.
+    fn due(&self, k: usize) -> u64 {
+        if self.step == 0 {
+            return self.now;
+        }
+        self.now + k as u64 * self.step + self.lag
+    }
 }
 
 /// A change of one object: members set (replaced) and members removed.
@@ -183,7 +200,7 @@ fn schedule(store: &mut Store, ctx: &Ctx, stages: Vec<Vec<Change>>) {
         } else {
             let seq = store.next_pending_serial();
             store.pending.push(Pending {
-                due: ctx.now + k as u64 * ctx.step,
+                due: ctx.due(k),
                 seq,
                 changes,
             });
@@ -291,7 +308,7 @@ fn staged(
         }
     }
     if let Some(stage) = out.get_mut(last) {
-        stage.extend(finish_at(done, ctx.now + last as u64 * ctx.step));
+        stage.extend(finish_at(done, ctx.due(last)));
     }
     schedule(store, ctx, out);
     job

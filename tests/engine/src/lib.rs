@@ -516,6 +516,7 @@ impl TestEngine {
         let ctx = actions::Ctx {
             now: self.state.clock.now(),
             step: self.state.clock.step(),
+            lag: self.state.clock.lag(),
             ..Default::default()
         };
         let body = ovirt::xml::to_string(value);

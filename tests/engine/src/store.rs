@@ -1151,6 +1151,7 @@ pub(crate) fn serve(lock: &RwLock<Store>, clock: &Clock, call: &Call<'_>) -> Ans
     let ctx = Ctx {
         now,
         step: clock.step(),
+        lag: clock.lag(),
         correlation_id: param("correlation_id")
             .map(str::to_string)
             .or_else(|| (call.header)("correlation-id")),

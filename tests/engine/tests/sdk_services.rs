@@ -2,7 +2,7 @@
 //! generated services over real sockets (the SDK's own client, no mocks).
 
 use ovirt::types::{self, VmStatus};
-use ovirt::{Connection, Error};
+use ovirt::{Connection, Error, Link};
 use ovirt_test_engine::{Pace, TestEngine, PASSWORD, USERNAME};
 
 async fn engine(vms: usize, pace: Pace) -> TestEngine {

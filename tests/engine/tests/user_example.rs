@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use ovirt::types::{Cluster, Disk, DiskAttachment, DiskFormat, DiskInterface, StorageDomain, Vm, VmStatus};
+use ovirt::types::{
+    Cluster, Disk, DiskAttachment, DiskFormat, DiskInterface, StorageDomain, Vm, VmStatus,
+};
 use ovirt::{Connection, Error};
 use ovirt_test_engine::{Pace, TestEngine, PASSWORD, USERNAME};
 
@@ -17,7 +19,11 @@ use ovirt_test_engine::{Pace, TestEngine, PASSWORD, USERNAME};
 /// Starts every stopped VM whose name matches `pattern` and waits until all of them are
 /// up, reading each VM again every `poll` (a real engine takes seconds). Returns the
 /// names of the VMs it started.
-pub async fn start_all(conn: &Connection, pattern: &str, poll: Duration) -> Result<Vec<String>, Error> {
+pub async fn start_all(
+    conn: &Connection,
+    pattern: &str,
+    poll: Duration,
+) -> Result<Vec<String>, Error> {
     let vms = conn.system_service().vms_service();
     let down = vms
         .list()
@@ -91,7 +97,10 @@ async fn start_all_starts_the_stopped_vms_and_waits_for_them() {
 
     let started = start_all(&conn, "vm-001*", Duration::ZERO).await.unwrap();
 
-    assert_eq!(started, ["vm-0011", "vm-0013", "vm-0015", "vm-0017", "vm-0019"]);
+    assert_eq!(
+        started,
+        ["vm-0011", "vm-0013", "vm-0015", "vm-0017", "vm-0019"]
+    );
     let still_down = conn
         .system_service()
         .vms_service()
