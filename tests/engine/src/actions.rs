@@ -380,6 +380,7 @@ pub(crate) fn prepare_add(
             default(node, "sparse", "true");
         }
         "hosts" => node.put_text("status", "installing"),
+        "storagedomains" if spec.parent.is_some() => node.put_text("status", "active"),
         "storagedomains" => node.put_text("status", "unattached"),
         "datacenters" => {
             node.put_text("status", "uninitialized");
@@ -567,6 +568,48 @@ pub(crate) fn attach_disk(store: &mut Store, node: &mut Node, ctx: &Ctx) -> Resu
     Ok(id)
 }
 
+/// The storage domain a data center attaches: an existing one, named by id or name.
+/// Returns its id (the attached domain's id).
+pub(crate) fn attach_storage_domain(
+    store: &mut Store,
+    key: &str,
+    node: &mut Node,
+    id: Option<String>,
+) -> Result<String, Answer> {
+    let name = node.text_of("name").map(str::to_string);
+    if id.is_none() && name.is_none() {
+        return Err(Answer::fault(
+            400,
+            "Incomplete parameters",
+            "StorageDomain [id|name] required for add",
+        ));
+    }
+    let Some(sd) = store.find("storagedomains", id.as_deref(), name.as_deref()) else {
+        let what = id.map_or(format!("name={}", name.unwrap_or_default()), |i| {
+            format!("id={i}")
+        });
+        return Err(Answer::fault(
+            404,
+            "Operation Failed",
+            &format!("Entity not found: StorageDomain: {what}"),
+        ));
+    };
+    let sd_id = sd.id.clone();
+    let mut copy = sd.node.clone();
+    if store.entity(key, &sd_id).is_some() {
+        return Err(Answer::fault(
+            409,
+            "Operation Failed",
+            "[Cannot attach Storage Domain. Storage Domain is already attached to this Data Center.]",
+        ));
+    }
+    copy.attrs.clear();
+    let dc = key.split('/').nth(1).unwrap_or_default();
+    copy.put(Node::reference("data_center", dc, &href("datacenters", dc)));
+    *node = copy;
+    Ok(sd_id)
+}
+
 /// Whether an object may be removed now.
 pub(crate) fn check_remove(_store: &Store, spec: &Spec, e: &Entity) -> Result<(), Answer> {
     let status = e.node.text_of("status").unwrap_or_default();
@@ -602,6 +645,22 @@ fn pick_host(store: &Store, vm: &Node) -> Option<String> {
         .find(in_cluster)
         .or_else(|| hosts.items.iter().find(up))
         .map(|e| e.id.clone())
+}
+
+/// A console ticket: a value no other ticket of this engine has, and the expiry asked
+/// for (default 2 hours).
+fn ticket(store: &mut Store, action: &types::Action) -> types::Ticket {
+    let expiry = action
+        .ticket
+        .as_ref()
+        .and_then(|t| t.expiry)
+        .unwrap_or(7200);
+    let n = store.next_pending_serial();
+    let value = format!(
+        "tkt-{:016x}",
+        (n ^ 0x5dee_ce66d).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    );
+    types::Ticket::new().value(value).expiry(expiry)
 }
 
 /// `POST` of an action on an object (R1.2, R1.5, R1.6).
@@ -712,17 +771,7 @@ pub(crate) fn run(
             if status != "up" {
                 return conflict("Cannot set ticket. VM is not running.");
             }
-            let expiry = action
-                .ticket
-                .as_ref()
-                .and_then(|t| t.expiry)
-                .unwrap_or(7200);
-            let n = store.next_pending_serial();
-            let value = format!(
-                "tkt-{:016x}",
-                (n ^ 0x5deece66d).wrapping_mul(0x9e3779b97f4a7c15)
-            );
-            reply = reply.ticket(types::Ticket::new().value(value).expiry(expiry));
+            reply = reply.ticket(ticket(store, &action));
             String::new()
         }
         ("hosts", "deactivate") => {
@@ -770,6 +819,30 @@ pub(crate) fn run(
                 .collect::<Vec<_>>();
             reply = reply.iscsi_targets(targets);
             String::new()
+        }
+        ("graphicsconsoles", "ticket") => {
+            let vm_id = key.split('/').nth(1).unwrap_or_default();
+            let vm_status = store
+                .entity("vms", vm_id)
+                .and_then(|v| v.node.text_of("status"));
+            if vm_status != Some("up") {
+                return conflict("Cannot set ticket. VM is not running.");
+            }
+            reply = reply.ticket(ticket(store, &action));
+            String::new()
+        }
+        ("storagedomains", verb @ ("activate" | "deactivate")) if spec.parent.is_some() => {
+            let (from, stages): (&str, &[&str]) = match verb {
+                "activate" => ("maintenance", &["locked", "active"]),
+                _ => ("active", &["locked", "maintenance"]),
+            };
+            if status != from {
+                return conflict(&format!(
+                    "Cannot {verb} Storage Domain {label}. Storage Domain is {status}."
+                ));
+            }
+            let description = format!("Storage Domain {label}: {verb}");
+            staged(store, ctx, key, id, "status", stages, &description, vec![])
         }
         ("jobs", "end") => {
             if status != "started" {

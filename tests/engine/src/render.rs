@@ -269,6 +269,17 @@ pub(crate) fn cdrom_value(vm_id: &str) -> types::Cdrom {
     types::Cdrom::new().id(BLANK).vm(vm_ref(vm_id))
 }
 
+/// The SPICE console every VM has.
+pub(crate) fn console_value(vm_id: &str) -> types::GraphicsConsole {
+    let id = format!("00000013-{}", &vm_id[9.min(vm_id.len())..]);
+    types::GraphicsConsole::new()
+        .id(id.as_str())
+        .protocol(types::GraphicsType::Spice)
+        .address("127.0.0.1")
+        .port(5900i64)
+        .vm(vm_ref(vm_id))
+}
+
 /// The `Active VM` snapshot every VM has.
 pub(crate) fn active_snapshot_value(vm_id: &str) -> types::Snapshot {
     let id = format!("00000010-{}", &vm_id[9.min(vm_id.len())..]);
@@ -376,6 +387,21 @@ pub(crate) fn seeds(inv: &Inventory) -> Vec<Seed> {
                 )
                 .data_centers(List::from(vec![dc_ref.clone()])),
         );
+        seed(
+            &mut out,
+            format!("datacenters/{}/storagedomains", d.id),
+            &types::StorageDomain::new()
+                .id(sd.as_str())
+                .name(if i == 0 {
+                    "data".to_string()
+                } else {
+                    format!("data{i}")
+                })
+                .r#type(types::StorageDomainType::Data)
+                .status(types::StorageDomainStatus::Active)
+                .master(true)
+                .data_center(dc_ref.clone()),
+        );
         let net = format!("0000000c-0000-4000-8000-{i:012x}");
         seed(
             &mut out,
@@ -449,6 +475,7 @@ pub(crate) fn seeds(inv: &Inventory) -> Vec<Seed> {
             });
         }
         seed(&mut out, key("cdroms"), &cdrom_value(&v.id));
+        seed(&mut out, key("graphicsconsoles"), &console_value(&v.id));
         seed(&mut out, key("snapshots"), &active_snapshot_value(&v.id));
     }
     for (i, h) in inv.hosts.iter().enumerate() {

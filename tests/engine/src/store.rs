@@ -318,6 +318,28 @@ pub(crate) static SPECS: &[Spec] = &[
         ..BASE
     },
     Spec {
+        segment: "graphicsconsoles",
+        parent: Some("vms"),
+        list_tag: "graphics_consoles",
+        label: "GraphicsConsole",
+        code: 19,
+        canon: canon::<types::GraphicsConsole>,
+        fields: &["name", "protocol"],
+        ..BASE
+    },
+    // The storage domains attached to a data center: adding one attaches an existing
+    // storage domain (named by id or name), with the same id.
+    Spec {
+        segment: "storagedomains",
+        parent: Some("datacenters"),
+        list_tag: "storage_domains",
+        label: "StorageDomain",
+        code: 11,
+        canon: canon::<types::StorageDomain>,
+        fields: &["name", "description", "status", "type"],
+        ..BASE
+    },
+    Spec {
         segment: "permissions",
         parent: Some("vms"),
         list_tag: "permissions",
@@ -855,19 +877,21 @@ impl Store {
         }
     }
 
-    /// Reads a request body as a document of `spec`'s type.
-    fn read_body(spec: &Spec, body: &[u8]) -> Result<Node, Answer> {
+    /// Reads a request body as a document of `spec`'s type; also returns the `id` it
+    /// names (the engine chooses the ids of new objects).
+    fn read_body(spec: &Spec, body: &[u8]) -> Result<(Node, Option<String>), Answer> {
         let text = std::str::from_utf8(body)
             .map_err(|_| Answer::fault(400, "Invalid request body", "the body is not UTF-8"))?;
         let mut node = (spec.canon)(text)
             .and_then(|t| Node::parse(&t))
             .map_err(|e| Answer::fault(400, "Invalid request body", &e))?;
         strip_links(spec, &mut node);
+        let id = node.attr("id").map(str::to_string);
         node.attrs.clear();
         for s in spec.secret {
             node.remove(s);
         }
-        Ok(node)
+        Ok((node, id))
     }
 
     /// Replaces the references of a new or changed object by `<x id href/>`, resolving
@@ -926,7 +950,7 @@ impl Store {
         let Some(spec) = self.colls.get(key).map(|c| c.spec) else {
             return Answer::empty(404);
         };
-        let mut node = match Self::read_body(spec, body) {
+        let (mut node, given_id) = match Self::read_body(spec, body) {
             Ok(n) => n,
             Err(a) => return a,
         };
@@ -962,6 +986,12 @@ impl Store {
                 Ok(id) => id,
                 Err(a) => return a,
             },
+            "storagedomains" if spec.parent.is_some() => {
+                match actions::attach_storage_domain(self, key, &mut node, given_id) {
+                    Ok(id) => id,
+                    Err(a) => return a,
+                }
+            }
             _ => self.new_id(spec),
         };
         let hidden = actions::prepare_add(self, spec, key, &mut node, ctx);
@@ -981,7 +1011,7 @@ impl Store {
         if self.entity(key, id).is_none() {
             return Answer::empty(404);
         }
-        let mut node = match Self::read_body(spec, body) {
+        let (mut node, _) = match Self::read_body(spec, body) {
             Ok(n) => n,
             Err(a) => return a,
         };

@@ -800,3 +800,83 @@ async fn the_engine_handle_reads_and_prepares_data_for_a_test() {
     let listed = conn.system_service().vms_service().list().await.unwrap();
     assert_eq!(listed.len(), 2);
 }
+
+#[tokio::test]
+async fn a_data_center_attaches_a_storage_domain_and_puts_it_in_maintenance() {
+    let e = engine(0, Pace::Requests(1)).await;
+    let conn = connect(&e);
+    let sys = conn.system_service();
+    let inv = e.inventory();
+    let iso = sys
+        .storage_domains_service()
+        .add()
+        .storage_domain(
+            types::StorageDomain::new()
+                .name("iso")
+                .r#type(types::StorageDomainType::Iso)
+                .host(types::Host::new().name("host0"))
+                .storage(
+                    types::HostStorage::new()
+                        .r#type(types::StorageType::Nfs)
+                        .address("nfs.example.com")
+                        .path("/iso"),
+                ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(iso.status, Some(types::StorageDomainStatus::Unattached));
+    let attached = sys
+        .data_centers_service()
+        .data_center_service(&inv.data_centers[0].id)
+        .storage_domains_service();
+    assert_eq!(attached.list().await.unwrap().len(), 1);
+    let sd = attached
+        .add()
+        .storage_domain(types::StorageDomain::new().id(iso.id.as_deref().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(sd.id, iso.id);
+    assert_eq!(sd.status, Some(types::StorageDomainStatus::Active));
+    assert_eq!(attached.list().await.unwrap().len(), 2);
+    let err = attached
+        .add()
+        .storage_domain(types::StorageDomain::new().name("iso"))
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    let one = attached.storage_domain_service(iso.id.as_deref().unwrap());
+    one.deactivate().await.unwrap();
+    let seen = [
+        one.get().await.unwrap().status,
+        one.get().await.unwrap().status,
+    ];
+    assert_eq!(
+        seen,
+        [
+            Some(types::StorageDomainStatus::Locked),
+            Some(types::StorageDomainStatus::Maintenance)
+        ]
+    );
+    one.remove().await.unwrap();
+    assert_eq!(attached.list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_running_vms_console_gives_a_ticket() {
+    let e = engine(2, Pace::Instant).await;
+    let conn = connect(&e);
+    let consoles = conn
+        .system_service()
+        .vms_service()
+        .vm_service(&e.inventory().vms[0].id)
+        .graphics_consoles_service();
+    let console = consoles.list().await.unwrap().remove(0);
+    assert_eq!(console.protocol, Some(types::GraphicsType::Spice));
+    let ticket = consoles
+        .console_service(console.id.as_deref().unwrap())
+        .ticket()
+        .await
+        .unwrap();
+    assert_eq!(ticket.expiry, Some(7200));
+    assert!(ticket.value.is_some());
+}
