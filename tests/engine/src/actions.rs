@@ -289,8 +289,7 @@ fn finish_at(changes: Vec<Change>, at: u64) -> Vec<Change> {
 fn staged(
     store: &mut Store,
     ctx: &Ctx,
-    key: &str,
-    id: &str,
+    (key, id): (&str, &str),
     field: &str,
     stages: &[&str],
     description: &str,
@@ -471,8 +470,7 @@ pub(crate) fn after_add(store: &mut Store, spec: &Spec, key: &str, id: &str, ctx
             staged(
                 store,
                 ctx,
-                key,
-                id,
+                (key, id),
                 "status",
                 &["locked", "ok"],
                 &format!("Creating Template {name}"),
@@ -492,8 +490,7 @@ pub(crate) fn after_add(store: &mut Store, spec: &Spec, key: &str, id: &str, ctx
             staged(
                 store,
                 ctx,
-                key,
-                id,
+                (key, id),
                 "status",
                 &["locked", "ok"],
                 &format!("Adding Disk {label}"),
@@ -504,8 +501,7 @@ pub(crate) fn after_add(store: &mut Store, spec: &Spec, key: &str, id: &str, ctx
             staged(
                 store,
                 ctx,
-                key,
-                id,
+                (key, id),
                 "snapshot_status",
                 &["locked", "ok"],
                 "Creating VM Snapshot",
@@ -516,8 +512,7 @@ pub(crate) fn after_add(store: &mut Store, spec: &Spec, key: &str, id: &str, ctx
             staged(
                 store,
                 ctx,
-                key,
-                id,
+                (key, id),
                 "status",
                 &["installing", "initializing", "up"],
                 &format!("Adding new Host {name}"),
@@ -718,8 +713,7 @@ pub(crate) fn run(
             staged(
                 store,
                 ctx,
-                key,
-                id,
+                (key, id),
                 "status",
                 stages,
                 &format!("Launching VM {label}"),
@@ -759,8 +753,7 @@ pub(crate) fn run(
             staged(
                 store,
                 ctx,
-                key,
-                id,
+                (key, id),
                 "status",
                 stages,
                 &format!("VM {label}: {verb}"),
@@ -783,8 +776,7 @@ pub(crate) fn run(
             staged(
                 store,
                 ctx,
-                key,
-                id,
+                (key, id),
                 "status",
                 &["preparing_for_maintenance", "maintenance"],
                 &format!("Moving Host {label} to Maintenance"),
@@ -798,8 +790,7 @@ pub(crate) fn run(
             staged(
                 store,
                 ctx,
-                key,
-                id,
+                (key, id),
                 "status",
                 &["connecting", "up"],
                 &format!("Activating Host {label}"),
@@ -842,7 +833,15 @@ pub(crate) fn run(
                 ));
             }
             let description = format!("Storage Domain {label}: {verb}");
-            staged(store, ctx, key, id, "status", stages, &description, vec![])
+            staged(
+                store,
+                ctx,
+                (key, id),
+                "status",
+                stages,
+                &description,
+                vec![],
+            )
         }
         ("jobs", "end") => {
             if status != "started" {
@@ -878,8 +877,7 @@ pub(crate) fn run(
             staged(
                 store,
                 ctx,
-                "vms",
-                vm_id,
+                ("vms", vm_id),
                 "status",
                 &["image_locked", "down"],
                 "Restoring VM Snapshot",
