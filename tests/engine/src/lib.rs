@@ -6,15 +6,29 @@
 //!
 //! * the SSO endpoints: `POST /ovirt-engine/sso/oauth/token` (password grant, docs/wire.md
 //!   R5.1, R5.2) and `POST /ovirt-engine/services/sso-logout` (R5.3);
-//! * an inventory of generated data centers, clusters, hosts and VMs, each VM with disk
-//!   attachments, NICs and permissions, as XML documents ([`inventory`]);
-//! * `POST /vms` (add), `POST /vms/{id}/start|stop` (actions), `DELETE /vms/{id}`.
-//! * `GET /vms/{id}?follow=nics`: the VM with its NICs inline (other `follow` values are
-//!   ignored).
+//! * the everyday parts of the API below `/ovirt-engine/api`, from one generic store of
+//!   collections whose documents are read and written by the SDK's generated code: add,
+//!   get, list, update and remove of VMs, templates, disks, a VM's disk attachments, NICs,
+//!   snapshots, CD-ROMs, graphics consoles and permissions, data centers (and their
+//!   attached storage domains), clusters, hosts, storage domains, networks, vNIC profiles,
+//!   users, tags, events, jobs and their steps, answered with the engine's status codes,
+//!   `Location` and `<fault>` bodies;
+//! * actions whose work moves through the engine's statuses on a logical clock ([`Pace`]):
+//!   VM `start`, `stop`, `shutdown`, `suspend`, `reboot`, `ticket`, host `deactivate`,
+//!   `activate`, `iscsidiscover`, and more, each under a job findable by
+//!   `correlation_id`; `async=true` and `Expect: 202-accepted` get 202;
+//! * `search` (`name=web*`, `status!=up`, `and`, `or`, `sortby name desc`, `page 2`,
+//!   `case_sensitive`), `max`, `follow` and `all_content`.
+//!
+//! The data at start is a generated inventory of data centers, clusters, hosts and VMs
+//! ([`inventory`]) plus what every engine has (the `Blank` template, a storage domain,
+//! the `ovirtmgmt` network, users, events). `tests/engine/README.md` lists every endpoint
+//! and answer.
 //!
 //! API requests need `Version: 4` (else 400) and a valid bearer token (else 401). Unknown
-//! paths get 404 with an empty body. Every request is recorded ([`TestEngine::requests`]),
-//! and [`Rule`]s program other answers, delays and token expiry.
+//! paths and objects get 404 with an empty body. Every request is recorded
+//! ([`TestEngine::requests`]), and [`Rule`]s program other answers, delays and token
+//! expiry.
 //!
 //! ```no_run
 //! # async fn demo() {
