@@ -480,7 +480,20 @@ impl TestEngine {
 
     /// A copy of the current inventory (VMs added or removed through the API included).
     pub fn inventory(&self) -> Inventory {
-        store::read(&self.state.data).inventory()
+        self.current().inventory()
+    }
+
+    /// The store, with the work due now applied (what the next request would see).
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, store::Store> {
+        let now = self.state.clock.now();
+        if store::read(&self.state.data)
+            .pending
+            .iter()
+            .any(|p| p.due <= now)
+        {
+            actions::apply_due(&mut store::write(&self.state.data), Some(now));
+        }
+        store::read(&self.state.data)
     }
 
     /// Moves the clock of background work by `ticks` and applies the stages that are
@@ -508,15 +521,16 @@ impl TestEngine {
         let Some(store::Target::Object(key, id)) = store::target(&segments) else {
             return None;
         };
-        let answer = store::read(&self.state.data).get(&key, id, &Default::default());
+        let answer = self.current().get(&key, id, &Default::default());
         ovirt::xml::from_slice(&answer.body).ok()
     }
 
     /// The objects of the collection at `path` below the API base (`vms`,
-    /// `vms/ID/disk_attachments`), read with the SDK's reader of `T`.
+    /// `vms/ID/diskattachments`), read with the SDK's reader of `T`.
     pub fn list<T: FromXml + XmlType>(&self, path: &str) -> Vec<T> {
-        let answer =
-            store::read(&self.state.data).list(path.trim_matches('/'), &[], &Default::default());
+        let answer = self
+            .current()
+            .list(path.trim_matches('/'), &[], &Default::default());
         std::str::from_utf8(&answer.body)
             .ok()
             .and_then(|t| ovirt::xml::from_str_list(t).ok())

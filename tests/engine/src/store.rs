@@ -804,7 +804,10 @@ impl Store {
         let case_sensitive =
             !param("case_sensitive").is_some_and(|v| v.eq_ignore_ascii_case("false"));
         let search = param("search").filter(|s| !s.trim().is_empty());
-        let from = param("from").and_then(|v| v.parse::<u64>().ok());
+        // `from` is a parameter of the events list only: the events after that id.
+        let from = param("from")
+            .filter(|_| coll.spec.segment == "events")
+            .and_then(|v| v.parse::<u64>().ok());
         if search.is_none() && max.is_none() && from.is_none() && view.is_plain() {
             return Answer::xml(
                 200,

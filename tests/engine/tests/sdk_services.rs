@@ -799,6 +799,12 @@ async fn the_engine_handle_reads_and_prepares_data_for_a_test() {
     let conn = connect(&e);
     let listed = conn.system_service().vms_service().list().await.unwrap();
     assert_eq!(listed.len(), 2);
+    // With Pace::Instant the handle, like the next request, sees the work done.
+    let vm0 = e.inventory().vms[0].id.clone();
+    let vms = conn.system_service().vms_service();
+    vms.vm_service(&vm0).stop().await.unwrap();
+    let vm: types::Vm = e.get(&format!("vms/{vm0}")).unwrap();
+    assert_eq!(vm.status, Some(VmStatus::Down));
 }
 
 #[tokio::test]
