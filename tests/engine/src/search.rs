@@ -375,6 +375,28 @@ mod tests {
     }
 
     #[test]
+    fn no_input_makes_the_parser_panic() {
+        // Every string of up to 4 tokens drawn from the language's pieces.
+        let pieces = [
+            "name", "=", "!", "<", ">", "(", ")", "\"", "and", "or", "sortby", "page", "1", "*",
+            "x:", " ", "é",
+        ];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
+                .collect();
+            texts.extend(longer);
+            texts.dedup();
+        }
+        for t in &texts {
+            let _ = parse(t, F);
+        }
+        assert!(texts.len() > 80_000);
+    }
+
+    #[test]
     fn globs_and_comparisons() {
         assert!(glob("vm-00*", "vm-0012", true));
         assert!(!glob("vm-00*", "vm-1012", true));
