@@ -349,6 +349,7 @@ pub(crate) fn prepare_add(
         let tag = match pk {
             "vms" => "vm",
             "jobs" => "job",
+            "datacenters" => "data_center",
             _ => return None,
         };
         Some(Node::reference(tag, pid, &href(pk, pid)))
@@ -563,46 +564,36 @@ pub(crate) fn attach_disk(store: &mut Store, node: &mut Node, ctx: &Ctx) -> Resu
     Ok(id)
 }
 
-/// The storage domain a data center attaches: an existing one, named by id or name.
-/// Returns its id (the attached domain's id).
-pub(crate) fn attach_storage_domain(
+/// The object an attaching collection attaches: an existing one of the top collection
+/// of the same segment, named by id or name. Returns its id (the attachment's id).
+pub(crate) fn attach(
     store: &mut Store,
+    spec: &Spec,
     key: &str,
     node: &mut Node,
     id: Option<String>,
 ) -> Result<String, Answer> {
+    let label = spec.label;
     let name = node.text_of("name").map(str::to_string);
     if id.is_none() && name.is_none() {
-        return Err(Answer::fault(
-            400,
-            "Incomplete parameters",
-            "StorageDomain [id|name] required for add",
-        ));
+        let detail = format!("{label} [id|name] required for add");
+        return Err(Answer::fault(400, "Incomplete parameters", &detail));
     }
-    let Some(sd) = store.find("storagedomains", id.as_deref(), name.as_deref()) else {
+    let Some(target) = store.find(spec.segment, id.as_deref(), name.as_deref()) else {
         let what = id.map_or(format!("name={}", name.unwrap_or_default()), |i| {
             format!("id={i}")
         });
-        return Err(Answer::fault(
-            404,
-            "Operation Failed",
-            &format!("Entity not found: StorageDomain: {what}"),
-        ));
+        let detail = format!("Entity not found: {label}: {what}");
+        return Err(Answer::fault(404, "Operation Failed", &detail));
     };
-    let sd_id = sd.id.clone();
-    let mut copy = sd.node.clone();
-    if store.entity(key, &sd_id).is_some() {
-        return Err(Answer::fault(
-            409,
-            "Operation Failed",
-            "[Cannot attach Storage Domain. Storage Domain is already attached to this Data Center.]",
-        ));
+    let (target_id, mut copy) = (target.id.clone(), target.node.clone());
+    if store.entity(key, &target_id).is_some() {
+        let detail = format!("[Cannot attach {label}. It is attached already.]");
+        return Err(Answer::fault(409, "Operation Failed", &detail));
     }
     copy.attrs.clear();
-    let dc = key.split('/').nth(1).unwrap_or_default();
-    copy.put(Node::reference("data_center", dc, &href("datacenters", dc)));
     *node = copy;
-    Ok(sd_id)
+    Ok(target_id)
 }
 
 /// Whether an object may be removed now.

@@ -59,6 +59,9 @@ pub(crate) struct Spec {
     heavy: &'static [&'static str],
     /// Members never stored (secrets sent on add).
     secret: &'static [&'static str],
+    /// Adding attaches an existing object of the top collection of the same segment
+    /// (named by id or name), keeping its id: a data center's storage domains, a VM's tags.
+    pub(crate) attached: bool,
 }
 
 const BASE: Spec = Spec {
@@ -74,6 +77,7 @@ const BASE: Spec = Spec {
     fields: &["name", "description"],
     heavy: &[],
     secret: &[],
+    attached: false,
 };
 
 const NAMED: Option<(&str, &str)> = Some(("name", ""));
@@ -338,6 +342,18 @@ pub(crate) static SPECS: &[Spec] = &[
         code: 11,
         canon: canon::<types::StorageDomain>,
         fields: &["name", "description", "status", "type"],
+        attached: true,
+        ..BASE
+    },
+    // The tags assigned to a VM: adding one assigns an existing tag.
+    Spec {
+        segment: "tags",
+        parent: Some("vms"),
+        list_tag: "tags",
+        label: "Tag",
+        code: 14,
+        canon: canon::<types::Tag>,
+        attached: true,
         ..BASE
     },
     Spec {
@@ -991,12 +1007,10 @@ impl Store {
                 Ok(id) => id,
                 Err(a) => return a,
             },
-            "storagedomains" if spec.parent.is_some() => {
-                match actions::attach_storage_domain(self, key, &mut node, given_id) {
-                    Ok(id) => id,
-                    Err(a) => return a,
-                }
-            }
+            _ if spec.attached => match actions::attach(self, spec, key, &mut node, given_id) {
+                Ok(id) => id,
+                Err(a) => return a,
+            },
             _ => self.new_id(spec),
         };
         let hidden = actions::prepare_add(self, spec, key, &mut node, ctx);

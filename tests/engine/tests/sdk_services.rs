@@ -886,3 +886,41 @@ async fn a_running_vms_console_gives_a_ticket() {
     assert_eq!(ticket.expiry, Some(7200));
     assert!(ticket.value.is_some());
 }
+
+#[tokio::test]
+async fn a_tag_is_assigned_to_a_vm_and_taken_off_again() {
+    let e = engine(1, Pace::Instant).await;
+    let conn = connect(&e);
+    let sys = conn.system_service();
+    let tag = sys
+        .tags_service()
+        .add()
+        .tag(types::Tag::new().name("web"))
+        .await
+        .unwrap();
+    let assigned = sys
+        .vms_service()
+        .vm_service(&e.inventory().vms[0].id)
+        .tags_service();
+    let t = assigned
+        .add()
+        .tag(types::Tag::new().name("web"))
+        .await
+        .unwrap();
+    assert_eq!(t.id, tag.id);
+    assert_eq!(assigned.list().await.unwrap().len(), 1);
+    let err = assigned
+        .add()
+        .tag(types::Tag::new().name("nope"))
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assigned
+        .tag_service(t.id.as_deref().unwrap())
+        .remove()
+        .await
+        .unwrap();
+    assert!(assigned.list().await.unwrap().is_empty());
+    // The tag itself remains.
+    assert_eq!(sys.tags_service().list().await.unwrap().len(), 1);
+}
