@@ -25,6 +25,12 @@
 //! the `ovirtmgmt` network, users, events). `tests/engine/README.md` lists every endpoint
 //! and answer.
 //!
+//! Like the web server in front of a real engine, it can cap the requests of a connection
+//! (announced with `Connection: close` and `Keep-Alive: max=`, or unannounced, see
+//! [`RequestCap`]), close idle connections ([`TestEngineBuilder::idle_timeout`]) and spend
+//! a server time on every request ([`TestEngineBuilder::server_time`]); connections close
+//! the way Apache closes them (a lingering close).
+//!
 //! API requests need `Version: 4` (else 400) and a valid bearer token (else 401). Unknown
 //! paths and objects get 404 with an empty body. Every request is recorded
 //! ([`TestEngine::requests`]), and [`Rule`]s program other answers, delays and token
@@ -48,6 +54,7 @@
 mod actions;
 pub mod form;
 pub mod inventory;
+mod limits;
 mod node;
 pub mod render;
 mod rules;
@@ -57,7 +64,6 @@ mod store;
 mod tls;
 
 use bytes::Bytes;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use ovirt::xml::{FromXml, ToXml, XmlType};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -68,6 +74,7 @@ use tokio::sync::watch;
 
 pub use actions::Pace;
 pub use inventory::{Inventory, InventorySize};
+pub use limits::RequestCap;
 pub use render::API_PATH;
 pub use rules::Rule;
 pub use server::{SSO_LOGOUT_PATH, SSO_TOKEN_PATH};
@@ -158,7 +165,7 @@ pub struct TestEngineBuilder {
     record: bool,
     users: Vec<(String, String)>,
     rules: Vec<Rule>,
-    idle_timeout: Option<Duration>,
+    limits: limits::Limits,
     pace: Pace,
 }
 
@@ -222,9 +229,26 @@ impl TestEngineBuilder {
 
     /// Close a connection that has not sent (the whole head of) its next request within
     /// this time, like the keep-alive timeout of the web server in front of a real engine
-    /// (default: never).
+    /// (default: never). A response to a request carrying `Connection: keep-alive` then
+    /// says `Keep-Alive: timeout=T` (whole seconds, rounded down, as Apache writes it).
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.idle_timeout = timeout;
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
+    /// Cap the requests one connection carries, announced or not (default: no cap); see
+    /// [`RequestCap`].
+    pub fn request_cap(mut self, cap: Option<RequestCap>) -> Self {
+        self.limits.cap = cap;
+        self
+    }
+
+    /// Spend this much server time on every request before answering it (default: none).
+    /// The requests of one connection are handled one after another, so a connection
+    /// carrying `k` pipelined requests answers the last after `k` times this, like one
+    /// worker of a web server; requests on different connections overlap.
+    pub fn server_time(mut self, time: Option<Duration>) -> Self {
+        self.limits.server_time = time;
         self
     }
 
@@ -260,18 +284,21 @@ impl TestEngineBuilder {
         let acceptor = tls
             .as_ref()
             .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
+        let connections = Arc::new(limits::Connections::default());
         let task = tokio::spawn(accept_loop(
             listener,
             state.clone(),
             acceptor,
             stop_rx,
-            self.idle_timeout,
+            self.limits,
+            connections.clone(),
         ));
         Ok(TestEngine {
             addr,
             tls: self.tls,
             ca_pem: tls.map(|t| t.ca_pem),
             state,
+            connections,
             stop: stop_tx,
             task: Some(task),
         })
@@ -283,7 +310,8 @@ async fn accept_loop(
     state: Arc<State>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
-    idle_timeout: Option<Duration>,
+    limits: limits::Limits,
+    connections: Arc<limits::Connections>,
 ) {
     loop {
         let (stream, _) = tokio::select! {
@@ -301,14 +329,17 @@ async fn accept_loop(
         let state = state.clone();
         let acceptor = acceptor.clone();
         let mut stop = stop.clone();
+        let live = connections.open();
+        let counts = connections.clone();
         tokio::spawn(async move {
+            let _live = live;
             let serve = async {
                 match acceptor {
                     Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(tls) => serve(TokioIo::new(tls), state, id, idle_timeout).await,
+                        Ok(tls) => serve(tls, state, id, limits, counts).await,
                         Err(e) => tracing::debug!("test engine: TLS handshake failed: {e}"),
                     },
-                    None => serve(TokioIo::new(stream), state, id, idle_timeout).await,
+                    None => serve(stream, state, id, limits, counts).await,
                 }
             };
             tokio::select! {
@@ -319,21 +350,19 @@ async fn accept_loop(
     }
 }
 
-async fn serve<I>(io: TokioIo<I>, state: Arc<State>, id: u64, idle_timeout: Option<Duration>)
-where
+async fn serve<I>(
+    io: I,
+    state: Arc<State>,
+    id: u64,
+    limits: limits::Limits,
+    counts: Arc<limits::Connections>,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |req| server::handle(state.clone(), id, req));
-    let result = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(idle_timeout)
-        .keep_alive(true)
-        .pipeline_flush(true)
-        .serve_connection(io, service)
-        .await;
-    if let Err(e) = result {
-        tracing::debug!("test engine: connection {id} ended: {e}");
-    }
+    limits::serve(io, limits, counts, id, move |req| {
+        server::handle(state.clone(), id, req)
+    })
+    .await;
 }
 
 /// A running fake engine. Dropping it stops the server (like [`TestEngine::shutdown`]).
@@ -342,6 +371,7 @@ pub struct TestEngine {
     tls: bool,
     ca_pem: Option<String>,
     state: Arc<State>,
+    connections: Arc<limits::Connections>,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -366,7 +396,7 @@ impl TestEngine {
             record: true,
             users: vec![(USERNAME.to_string(), PASSWORD.to_string())],
             rules: Vec::new(),
-            idle_timeout: None,
+            limits: limits::Limits::default(),
             pace: Pace::Instant,
         }
     }
@@ -455,6 +485,29 @@ impl TestEngine {
     /// Number of connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.state.connections.load(Ordering::Relaxed)
+    }
+
+    /// Number of connections open now (accepted and not yet closed by either side).
+    pub fn open_connections(&self) -> u64 {
+        self.connections.live()
+    }
+
+    /// The most requests ever handled at the same time on one connection: 1 when the
+    /// requests of every connection were handled one after another (as they are: see
+    /// [`TestEngineBuilder::server_time`]).
+    pub fn max_concurrent_requests_per_connection(&self) -> usize {
+        self.connections.max_in_service_per_connection()
+    }
+
+    /// Requests being handled now, over all connections.
+    pub fn requests_in_service(&self) -> usize {
+        self.connections.in_service()
+    }
+
+    /// Waits until at most `n` connections are open (for example until an idle
+    /// connection has been closed by the idle timeout). Bound it with a timeout.
+    pub async fn wait_open_connections_at_most(&self, n: u64) {
+        self.connections.wait_at_most(n).await
     }
 
     /// Issues a valid token without a login request (counts neither as a login), for

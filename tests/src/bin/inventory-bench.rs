@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo run --release -p ovirt-tests --bin inventory-bench -- \
-//!     [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain]
+//!     [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain] \
+//!     [--front direct,apache] [--server-time-ms 0] [--no-chart]
 //! cargo run --release -p ovirt-tests --bin inventory-bench -- --parse [--vms 10000] [--runs 5]
 //! ```
 //!
@@ -17,6 +18,23 @@
 //! `--serve`), so `getrusage(RUSAGE_SELF)` of this process measures the client alone. A run
 //! builds a fresh `Connection`, logs in (not timed), then times the workload; every run
 //! checks the counts it read against the engine's generated inventory.
+//!
+//! `--front` says what the client talks to: `direct` is the engine itself (HTTPS, or
+//! HTTP with `--plain`), `apache` is a real Apache httpd 2.4 in front of the engine, set up
+//! as the engine's packaging sets it up (`ovirt_tests::apache`: mod_proxy to the engine in
+//! plain HTTP on loopback, mod_deflate, mod_ssl, `MaxKeepAliveRequests 100`,
+//! `KeepAliveTimeout 5`, event MPM). The latency emulator sits between the client and
+//! the front (Apache and the engine are on the same host, as in a real installation).
+//! Both fronts are measured in the same run, one after the other for each configuration,
+//! and the table gives each Apache row's wall time as a ratio to the direct row of the same
+//! configuration. Without apache2 installed, `apache` is left out with a note.
+//! `--no-chart` leaves docs/inventory.svg alone (it is drawn from the direct rows of the
+//! first N otherwise).
+//! `--server-time-ms D` makes the engine spend D ms on every request, one request after
+//! another per connection (`TestEngineBuilder::server_time`).
+//!
+//! A request that fails is counted (column `failed`, over all runs) instead of ending the
+//! benchmark; the counts read are checked against the engine's inventory when none failed.
 //!
 //! `--parse` measures the generated reader on a list of `--vms` VM documents written by the
 //! engine's generator and the sdk's writers: throughput (median of runs) and peak resident
@@ -34,6 +52,7 @@ use ovirt::services::SystemService;
 use ovirt::{types, Connection};
 use ovirt_test_engine::inventory::{Inventory, InventorySize};
 use ovirt_test_engine::{render, TestEngine, PASSWORD, USERNAME};
+use ovirt_tests::apache::{Apache, ApacheConfig};
 use ovirt_tests::latency::LatencyProxy;
 use ovirt_tests::load::process_cpu_time;
 
@@ -52,9 +71,12 @@ struct Options {
     parse_child: Option<(String, PathBuf)>,
     vms: usize,
     doc: String,
+    fronts: Vec<String>,
+    server_time_ms: u64,
+    chart: bool,
 }
 
-const USAGE: &str = "usage: inventory-bench [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain]
+const USAGE: &str = "usage: inventory-bench [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain] [--front direct,apache] [--server-time-ms 0] [--no-chart]
        inventory-bench --parse [--vms 10000] [--doc engine|full] [--runs 5]";
 
 fn list<T: std::str::FromStr>(name: &str, text: &str) -> Result<Vec<T>, String> {
@@ -79,6 +101,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
         parse_child: None,
         vms: 10_000,
         doc: "engine".to_string(),
+        fronts: vec!["direct".to_string(), "apache".to_string()],
+        server_time_ms: 0,
+        chart: true,
     };
     let mut runs_set = false;
     let mut args = args.peekable();
@@ -108,6 +133,21 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 runs_set = true;
             }
             "--plain" => o.tls = false,
+            "--no-chart" => o.chart = false,
+            "--front" => {
+                o.fronts = value("--front")?
+                    .split(',')
+                    .map(|f| f.trim().to_string())
+                    .collect();
+                if o.fronts.is_empty() || o.fronts.iter().any(|f| f != "direct" && f != "apache") {
+                    return Err("--front is a list of direct and apache".to_string());
+                }
+            }
+            "--server-time-ms" => {
+                o.server_time_ms = value("--server-time-ms")?
+                    .parse()
+                    .map_err(|_| "--server-time-ms needs a whole number".to_string())?
+            }
             "--serve" => o.serve = true,
             "--parse" => o.parse = true,
             "--parse-child" => {
@@ -171,7 +211,8 @@ fn main() -> ExitCode {
 // ---------------------------------------------------------------------------------------
 // The server process.
 
-/// The child process: one engine per N, one emulator per (N, RTT), until stdin closes.
+/// The child process: per N, an engine for each front (with Apache: the engine in plain
+/// HTTP behind a real Apache), one emulator per (N, RTT, front), until stdin closes.
 fn serve(o: &Options) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -184,37 +225,73 @@ fn serve(o: &Options) -> Result<(), String> {
         let _ = std::io::stdin().read_to_end(&mut sink);
         let _ = closed_tx.send(());
     });
+    let server_time = (o.server_time_ms > 0).then(|| Duration::from_millis(o.server_time_ms));
     runtime.block_on(async {
         let mut keep = Vec::new();
+        let mut apaches = Vec::new();
         let mut out = std::io::stdout().lock();
         for &n in &o.ns {
-            let engine = TestEngine::builder()
-                .vms(n)
-                .tls(o.tls)
-                .record(false)
-                .start()
-                .await
-                .map_err(|e| e.to_string())?;
-            if let Some(pem) = engine.ca_pem() {
-                let path = std::env::temp_dir()
-                    .join(format!("inventory-bench-{}-{n}-ca.pem", std::process::id()));
-                std::fs::write(&path, pem).map_err(|e| format!("writing the CA: {e}"))?;
-                let _ = writeln!(out, "ca {n} {}", path.display());
-            }
-            for &ms in &o.rtts_ms {
-                let proxy = LatencyProxy::start(engine.addr(), Duration::from_millis(ms))
+            for front in &o.fronts {
+                let apache_front = front == "apache";
+                let engine = TestEngine::builder()
+                    .vms(n)
+                    .tls(o.tls && !apache_front)
+                    .record(false)
+                    .server_time(server_time)
+                    .start()
                     .await
-                    .map_err(|e| format!("starting the latency emulator: {e}"))?;
-                let _ = writeln!(out, "proxy {n} {ms} {}", engine.url_via(proxy.addr()));
-                keep.push(proxy);
+                    .map_err(|e| e.to_string())?;
+                let (target, url_of): (
+                    std::net::SocketAddr,
+                    Box<dyn Fn(std::net::SocketAddr) -> String>,
+                ) = if apache_front {
+                    let config = ApacheConfig::new(engine.addr()).tls(o.tls);
+                    let apache = tokio::task::spawn_blocking(move || Apache::start(&config))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| format!("starting Apache: {e}"))?;
+                    if let Some(ca) = apache.ca_file() {
+                        let _ = writeln!(out, "ca {n} {front} {}", ca.display());
+                    }
+                    let addr = apache.addr();
+                    let scheme = apache.scheme();
+                    apaches.push(apache);
+                    (
+                        addr,
+                        Box::new(move |via| format!("{scheme}://{via}/ovirt-engine/api")),
+                    )
+                } else {
+                    if let Some(pem) = engine.ca_pem() {
+                        let path = std::env::temp_dir()
+                            .join(format!("inventory-bench-{}-{n}-ca.pem", std::process::id()));
+                        std::fs::write(&path, pem).map_err(|e| format!("writing the CA: {e}"))?;
+                        let _ = writeln!(out, "ca {n} {front} {}", path.display());
+                    }
+                    let scheme = engine.scheme();
+                    (
+                        engine.addr(),
+                        Box::new(move |via| format!("{scheme}://{via}/ovirt-engine/api")),
+                    )
+                };
+                for &ms in &o.rtts_ms {
+                    let proxy = LatencyProxy::start(target, Duration::from_millis(ms))
+                        .await
+                        .map_err(|e| format!("starting the latency emulator: {e}"))?;
+                    let _ = writeln!(out, "proxy {n} {ms} {front} {}", url_of(proxy.addr()));
+                    keep.push(proxy);
+                }
+                keep_engine(engine);
             }
-            keep_engine(engine);
         }
         let _ = writeln!(out, "ready");
         let _ = out.flush();
         drop(out);
         let _ = closed_rx.await;
         drop(keep);
+        // Stops every Apache (SIGTERM, then waits for it).
+        tokio::task::spawn_blocking(move || drop(apaches))
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     })
 }
@@ -227,16 +304,17 @@ fn keep_engine(engine: TestEngine) {
 /// The server child and what it announced.
 struct Servers {
     child: Child,
-    /// (n, rtt_ms, url)
-    urls: Vec<(usize, u64, String)>,
-    /// (n, CA file)
-    cas: Vec<(usize, PathBuf)>,
+    /// (n, rtt_ms, front, url)
+    urls: Vec<(usize, u64, String, String)>,
+    /// (n, front, CA file)
+    cas: Vec<(usize, String, PathBuf)>,
 }
 
 impl Drop for Servers {
     fn drop(&mut self) {
         drop(self.child.stdin.take());
-        for _ in 0..100 {
+        // Long enough for the child to stop its Apache instances (SIGTERM and wait).
+        for _ in 0..1000 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 break;
             }
@@ -246,8 +324,10 @@ impl Drop for Servers {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        for (_, ca) in &self.cas {
-            let _ = std::fs::remove_file(ca);
+        for (_, front, ca) in &self.cas {
+            if front == "direct" {
+                let _ = std::fs::remove_file(ca);
+            }
         }
     }
 }
@@ -264,6 +344,10 @@ fn start_servers(o: &Options) -> Result<Servers, String> {
         join(&o.ns),
         "--rtt".to_string(),
         join(&o.rtts_ms),
+        "--front".to_string(),
+        o.fronts.join(","),
+        "--server-time-ms".to_string(),
+        o.server_time_ms.to_string(),
     ];
     if !o.tls {
         args.push("--plain".to_string());
@@ -299,12 +383,15 @@ fn start_servers(o: &Options) -> Result<Servers, String> {
         let bad = || format!("unexpected line from the server process: {line:?}");
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            ["ca", n, path] => servers
-                .cas
-                .push((n.parse().map_err(|_| bad())?, PathBuf::from(path))),
-            ["proxy", n, ms, url] => servers.urls.push((
+            ["ca", n, front, path] => servers.cas.push((
+                n.parse().map_err(|_| bad())?,
+                front.to_string(),
+                PathBuf::from(path),
+            )),
+            ["proxy", n, ms, front, url] => servers.urls.push((
                 n.parse().map_err(|_| bad())?,
                 ms.parse().map_err(|_| bad())?,
+                front.to_string(),
                 url.to_string(),
             )),
             ["ready"] => return Ok(servers),
@@ -322,11 +409,15 @@ type Counts = Vec<(usize, usize, usize)>;
 struct Measured {
     counts: Counts,
     requests: usize,
+    /// Requests that failed (0 for the one-at-a-time client, which stops at the first).
+    failed: usize,
+    first_error: Option<String>,
     /// CPU time of the per-VM phase (after the VM list arrived).
     per_vm_cpu: Duration,
 }
 
-/// Lists the VMs, then sends the 3 requests of every VM before awaiting the first.
+/// Lists the VMs, then sends the 3 requests of every VM before awaiting the first; a
+/// failed request is counted, not the end of the run.
 async fn pipelined(system: &SystemService) -> Result<Measured, ovirt::Error> {
     let vms_service = system.vms_service();
     let vms: Vec<types::Vm> = vms_service.list().await?;
@@ -343,12 +434,29 @@ async fn pipelined(system: &SystemService) -> Result<Measured, ovirt::Error> {
         })
         .collect();
     let mut counts = Vec::with_capacity(vms.len());
+    let mut failed = 0;
+    let mut first_error = None;
+    let mut count = |r: Result<usize, ovirt::Error>| -> usize {
+        match r {
+            Ok(n) => n,
+            Err(e) => {
+                failed += 1;
+                first_error.get_or_insert_with(|| e.to_string());
+                usize::MAX
+            }
+        }
+    };
     for (d, n, p) in pending {
-        counts.push((d.await?.len(), n.await?.len(), p.await?.len()));
+        let d = count(d.await.map(|v| v.len()));
+        let n = count(n.await.map(|v| v.len()));
+        let p = count(p.await.map(|v| v.len()));
+        counts.push((d, n, p));
     }
     Ok(Measured {
         requests: 1 + 3 * counts.len(),
         counts,
+        failed,
+        first_error,
         per_vm_cpu: process_cpu_time().saturating_sub(cpu0),
     })
 }
@@ -370,6 +478,8 @@ async fn one_at_a_time(system: &SystemService) -> Result<Measured, ovirt::Error>
     Ok(Measured {
         requests: 1 + 3 * counts.len(),
         counts,
+        failed: 0,
+        first_error: None,
         per_vm_cpu: process_cpu_time().saturating_sub(cpu0),
     })
 }
@@ -377,6 +487,10 @@ async fn one_at_a_time(system: &SystemService) -> Result<Measured, ovirt::Error>
 /// One row of the table: medians over the runs.
 struct Row {
     client: &'static str,
+    front: String,
+    server_time_ms: u64,
+    /// Failed requests over all runs (warm-up included).
+    failed: usize,
     n: usize,
     rtt_ms: u64,
     connections: usize,
@@ -413,7 +527,7 @@ async fn one_run(
     connections: usize,
     pipeline: usize,
     expected: &Counts,
-) -> Result<(f64, f64, f64, usize), String> {
+) -> Result<(f64, f64, f64, usize, usize), String> {
     let mut builder = Connection::builder()
         .url(url)
         .username(USERNAME)
@@ -438,16 +552,29 @@ async fn one_run(
     let cpu = process_cpu_time().saturating_sub(cpu0).as_secs_f64();
     let m = result.map_err(|e| e.to_string())?;
     let _ = conn.close().await;
-    if &m.counts != expected {
+    if let Some(e) = &m.first_error {
+        eprintln!("    {} requests failed at {url}, the first: {e}", m.failed);
+    } else if &m.counts != expected {
         return Err(format!(
             "the inventory read at {url} does not match the engine's"
         ));
     }
     let per_vm = m.per_vm_cpu.as_secs_f64() * 1e6 / (m.requests - 1).max(1) as f64;
-    Ok((wall, cpu, per_vm, m.requests))
+    Ok((wall, cpu, per_vm, m.requests, m.failed))
 }
 
 fn bench(o: &Options) -> Result<(), String> {
+    let mut o = o.clone();
+    if o.fronts.iter().any(|f| f == "apache") {
+        if let Err(e) = ovirt_tests::apache::installed() {
+            eprintln!("inventory-bench: the Apache front is left out: {e}");
+            o.fronts.retain(|f| f != "apache");
+            if o.fronts.is_empty() {
+                return Err("no front left to measure".to_string());
+            }
+        }
+    }
+    let o = &o;
     let servers = start_servers(o)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -455,8 +582,8 @@ fn bench(o: &Options) -> Result<(), String> {
         .build()
         .map_err(|e| format!("starting the client runtime: {e}"))?;
     eprintln!(
-        "inventory-bench: n={:?} rtt_ms={:?} configs={:?} runs={} tls={}",
-        o.ns, o.rtts_ms, o.configs, o.runs, o.tls
+        "inventory-bench: n={:?} rtt_ms={:?} configs={:?} runs={} tls={} fronts={:?} server_time_ms={}",
+        o.ns, o.rtts_ms, o.configs, o.runs, o.tls, o.fronts, o.server_time_ms
     );
     let mut rows = Vec::new();
     for &n in &o.ns {
@@ -475,55 +602,61 @@ fn bench(o: &Options) -> Result<(), String> {
                 )
             })
             .collect();
-        let ca = servers
-            .cas
-            .iter()
-            .find(|(m, _)| *m == n)
-            .map(|(_, p)| p.as_path());
         for &rtt_ms in &o.rtts_ms {
-            let url = &servers
-                .urls
-                .iter()
-                .find(|(m, r, _)| *m == n && *r == rtt_ms)
-                .ok_or("the server process announced no emulator for a case")?
-                .2;
             for &(c, p) in &o.configs {
-                // One unmeasured warm-up run (first TLS session, allocator, caches).
-                let mut walls = Vec::new();
-                let mut cpus = Vec::new();
-                let mut per_vm = Vec::new();
-                let mut requests = 0;
-                for run in 0..=o.runs {
-                    if run == 0 && rtt_ms > 2 && c * p == 1 {
-                        continue; // a sequential warm-up at 20 ms would take a minute
+                for front in &o.fronts {
+                    let ca = servers
+                        .cas
+                        .iter()
+                        .find(|(m, f, _)| *m == n && f == front)
+                        .map(|(_, _, p)| p.as_path());
+                    let url = &servers
+                        .urls
+                        .iter()
+                        .find(|(m, r, f, _)| *m == n && *r == rtt_ms && f == front)
+                        .ok_or("the server process announced no emulator for a case")?
+                        .3;
+                    // One unmeasured warm-up run (first TLS session, allocator, caches).
+                    let mut walls = Vec::new();
+                    let mut cpus = Vec::new();
+                    let mut per_vm = Vec::new();
+                    let mut requests = 0;
+                    let mut failed = 0;
+                    for run in 0..=o.runs {
+                        if run == 0 && rtt_ms > 2 && c * p == 1 {
+                            continue; // a sequential warm-up at 20 ms would take a minute
+                        }
+                        let r = runtime.block_on(async {
+                            tokio::time::timeout(RUN_TIMEOUT, one_run(url, ca, c, p, &expected))
+                                .await
+                                .map_err(|_| format!("a run took longer than {RUN_TIMEOUT:?}"))?
+                        })?;
+                        failed += r.4;
+                        if run > 0 {
+                            walls.push(r.0);
+                            cpus.push(r.1);
+                            per_vm.push(r.2);
+                            requests = r.3;
+                        }
                     }
-                    let r = runtime.block_on(async {
-                        tokio::time::timeout(RUN_TIMEOUT, one_run(url, ca, c, p, &expected))
-                            .await
-                            .map_err(|_| format!("a run took longer than {RUN_TIMEOUT:?}"))?
-                    })?;
-                    if run > 0 {
-                        walls.push(r.0);
-                        cpus.push(r.1);
-                        per_vm.push(r.2);
-                        requests = r.3;
-                    }
-                }
-                let row = Row {
-                    client: if c * p == 1 { "one-at-a-time" } else { "async" },
-                    n,
-                    rtt_ms,
-                    connections: c,
-                    pipeline: p,
-                    wall_s: median(&walls),
-                    cpu_s: median(&cpus),
-                    per_vm_cpu_us: median(&per_vm),
-                    requests,
-                    bound_s: ideal_bound(rtt_ms, n, c, p),
-                    walls,
-                };
-                eprintln!(
-                    "  n={n} rtt={rtt_ms}ms {c}x{p}: wall {:.3} s (runs {:?}), cpu {:.3} s",
+                    let row = Row {
+                        client: if c * p == 1 { "one-at-a-time" } else { "async" },
+                        front: front.clone(),
+                        server_time_ms: o.server_time_ms,
+                        failed,
+                        n,
+                        rtt_ms,
+                        connections: c,
+                        pipeline: p,
+                        wall_s: median(&walls),
+                        cpu_s: median(&cpus),
+                        per_vm_cpu_us: median(&per_vm),
+                        requests,
+                        bound_s: ideal_bound(rtt_ms, n, c, p),
+                        walls,
+                    };
+                    eprintln!(
+                    "  n={n} rtt={rtt_ms}ms {c}x{p} {front}: wall {:.3} s (runs {:?}), cpu {:.3} s, {failed} failed",
                     row.wall_s,
                     row.walls
                         .iter()
@@ -531,25 +664,28 @@ fn bench(o: &Options) -> Result<(), String> {
                         .collect::<Vec<_>>(),
                     row.cpu_s
                 );
-                rows.push(row);
+                    rows.push(row);
+                }
             }
         }
     }
     drop(servers);
     print_table(&rows);
-    write_chart(&rows);
+    if o.chart {
+        write_chart(&rows);
+    }
     Ok(())
 }
 
 /// Draws the README's chart (`docs/inventory.svg`) from the rows of the first N measured.
 fn write_chart(rows: &[Row]) {
     use ovirt_tests::chart::{write_inventory_svg, InventoryRow};
-    let Some(n) = rows.first().map(|r| r.n) else {
+    let Some(n) = rows.iter().find(|r| r.front == "direct").map(|r| r.n) else {
         return;
     };
     let chart: Vec<InventoryRow> = rows
         .iter()
-        .filter(|r| r.n == n)
+        .filter(|r| r.n == n && r.front == "direct")
         .map(|r| InventoryRow {
             series: match (r.connections, r.pipeline) {
                 (1, 1) => "one at a time".to_string(),
@@ -568,12 +704,25 @@ fn write_chart(rows: &[Row]) {
     }
 }
 
+/// The wall time of the direct row of the same case, for the Apache rows' ratio.
+fn direct_wall(rows: &[Row], r: &Row) -> Option<f64> {
+    rows.iter()
+        .find(|d| {
+            d.front == "direct"
+                && d.n == r.n
+                && d.rtt_ms == r.rtt_ms
+                && d.connections == r.connections
+                && d.pipeline == r.pipeline
+        })
+        .map(|d| d.wall_s)
+}
+
 fn print_table(rows: &[Row]) {
     println!(
-        "| client | N | RTT ms | connections | pipeline | requests | wall s (median) | ideal bound s | ratio to bound | client CPU s | CPU µs/request | CPU µs/per-VM request |"
+        "| client | front | N | RTT ms | server ms/request | connections | pipeline | requests | failed | wall s (median) | ratio to direct | ideal bound s | ratio to bound | client CPU s | CPU µs/request | CPU µs/per-VM request |"
     );
     println!(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for r in rows {
         let ratio = if r.bound_s > 0.0 {
@@ -581,15 +730,24 @@ fn print_table(rows: &[Row]) {
         } else {
             "n/a".to_string()
         };
+        let to_direct = match (r.front.as_str(), direct_wall(rows, r)) {
+            ("direct", _) => "1".to_string(),
+            (_, Some(d)) if d > 0.0 => format!("{:.2}", r.wall_s / d),
+            _ => "n/a".to_string(),
+        };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.3} | {:.3} | {} | {:.3} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {:.3} | {} | {:.3} | {:.1} | {:.1} |",
             r.client,
+            r.front,
             r.n,
             r.rtt_ms,
+            r.server_time_ms,
             r.connections,
             r.pipeline,
             r.requests,
+            r.failed,
             r.wall_s,
+            to_direct,
             r.bound_s,
             ratio,
             r.cpu_s,
@@ -600,9 +758,9 @@ fn print_table(rows: &[Row]) {
     println!();
     for r in rows {
         println!(
-            "{{\"client\":\"{}\",\"n\":{},\"rtt_ms\":{},\"connections\":{},\"pipeline\":{},\"wall_s\":{:.6},\"cpu_s\":{:.6},\"requests\":{},\"bound_s\":{:.6},\"per_vm_cpu_us\":{:.2}}}",
-            r.client, r.n, r.rtt_ms, r.connections, r.pipeline, r.wall_s, r.cpu_s, r.requests,
-            r.bound_s, r.per_vm_cpu_us
+            "{{\"client\":\"{}\",\"front\":\"{}\",\"n\":{},\"rtt_ms\":{},\"server_time_ms\":{},\"connections\":{},\"pipeline\":{},\"wall_s\":{:.6},\"cpu_s\":{:.6},\"requests\":{},\"failed\":{},\"bound_s\":{:.6},\"per_vm_cpu_us\":{:.2}}}",
+            r.client, r.front, r.n, r.rtt_ms, r.server_time_ms, r.connections, r.pipeline, r.wall_s, r.cpu_s, r.requests,
+            r.failed, r.bound_s, r.per_vm_cpu_us
         );
     }
 }

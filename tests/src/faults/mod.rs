@@ -20,7 +20,8 @@
 //!   never received that request (so a `POST` that may have been processed says so);
 //! * errors are of the kinds these faults can cause (timeout, closed, malformed, header
 //!   limit, body decoding);
-//! * the client never wrote a request behind a `POST`, nor a `POST` behind another request,
+//! * the client never wrote a request behind a `POST` whose whole response it had not
+//!   read (a `POST` whose body stalls holds its connection), nor a `POST` behind another request,
 //!   never sent a malformed or truncated request, and closes its connections once dropped.
 //!
 //! Every random choice comes from the trial's seed: the request mix (from the seed and the
@@ -34,7 +35,8 @@ mod trial;
 
 pub use server::{Action, FaultRates, FaultServer, Received};
 pub use trial::{
-    expected_body, run_trial, run_trials, TrialConfig, TrialFailure, TrialStats, CONFIGS,
+    expected_body, run_trial, run_trials, survey_trial, TrialConfig, TrialFailure, TrialStats,
+    CONFIGS,
 };
 
 /// A small, fast, seedable PRNG (splitmix64).

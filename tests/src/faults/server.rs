@@ -97,6 +97,59 @@ impl Default for FaultRates {
 }
 
 impl FaultRates {
+    /// The default mix of faults scaled so that `per_mille` of the answers carry one
+    /// (the forms of valid answers, split, chunked and interim, keep their defaults).
+    /// The default mix is 62 per mille.
+    pub fn with_faults_per_mille(per_mille: u32) -> FaultRates {
+        let d = FaultRates::default();
+        let total = d.faults_per_mille();
+        let mut parts = [
+            d.close_after,
+            d.connection_close,
+            d.http10_close,
+            d.close_mid_head,
+            d.close_mid_body,
+            d.reset,
+            d.stall,
+            d.stall_mid_body,
+            d.malformed,
+        ]
+        .map(|r| r * per_mille.min(1000) / total);
+        // What the rounding down lost goes to the first kinds, one each.
+        let short = per_mille.min(1000) - parts.iter().sum::<u32>();
+        for p in parts.iter_mut().take(short as usize) {
+            *p += 1;
+        }
+        let [close_after, connection_close, http10_close, close_mid_head, close_mid_body, reset, stall, stall_mid_body, malformed] =
+            parts;
+        FaultRates {
+            close_after,
+            connection_close,
+            http10_close,
+            close_mid_head,
+            close_mid_body,
+            reset,
+            stall,
+            stall_mid_body,
+            malformed,
+            ..d
+        }
+    }
+
+    /// Per mille of answers that carry a fault.
+    pub fn faults_per_mille(&self) -> u32 {
+        self.close_after
+            + self.connection_close
+            + self.http10_close
+            + self.close_mid_head
+            + self.close_mid_body
+            + self.reset
+            + self.stall
+            + self.stall_mid_body
+            + self.malformed
+            + self.wrong_answer
+    }
+
     fn pick(&self, rng: &mut Rng) -> Action {
         let table = [
             (self.close_after, Action::CloseAfter),
@@ -419,10 +472,8 @@ async fn serve(mut stream: TcpStream, connection: usize, shared: Arc<Shared>, _g
                         return;
                     }
                     if action == Action::StallMidBody {
-                        // The final head went out: the client may write behind a POST once
-                        // its final status has arrived (http1-pipeline's documented rule),
-                        // even while the body is still coming.
-                        order.post_unanswered = false;
+                        // The final head went out but not the whole body: nothing may be
+                        // written behind a POST until its whole response has been read.
                         stall(&mut stream, &mut buf, connection, &shared, &mut order).await;
                     }
                     return;

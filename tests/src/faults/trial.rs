@@ -61,6 +61,8 @@ pub struct TrialStats {
     pub ok: usize,
     /// Failed requests by error kind.
     pub errors: BTreeMap<String, usize>,
+    /// The text of the first few errors of each kind (at most 3 per kind).
+    pub error_examples: BTreeMap<String, Vec<String>>,
     /// Requests the server received (retries included).
     pub received: usize,
     /// Requests the server received more than once, beyond the first time.
@@ -69,6 +71,18 @@ pub struct TrialStats {
     pub actions: BTreeMap<Action, usize>,
     /// Connections the server accepted.
     pub connections: usize,
+    /// Requests delivered a response that is not theirs (another request's, or a body
+    /// that is not their response's).
+    pub misdelivered: usize,
+    /// Requests whose future did not resolve within the trial's hang limit.
+    pub lost: usize,
+    /// `POST`s the server received more than once.
+    pub duplicate_posts: usize,
+    /// Requests the client wrote behind a `POST` whose response it had not read whole
+    /// (as the server saw it), or a `POST` written behind other requests.
+    pub written_behind_post: usize,
+    /// Every other broken rule (see the [module docs](super)).
+    pub other_violations: usize,
 }
 
 impl TrialStats {
@@ -80,12 +94,33 @@ impl TrialStats {
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &other.error_examples {
+            let mine = self.error_examples.entry(k.clone()).or_default();
+            for e in v {
+                if mine.len() < 3 {
+                    mine.push(e.clone());
+                }
+            }
+        }
         self.received += other.received;
         self.resent += other.resent;
         for (k, v) in &other.actions {
             *self.actions.entry(*k).or_default() += v;
         }
         self.connections += other.connections;
+        self.misdelivered += other.misdelivered;
+        self.lost += other.lost;
+        self.duplicate_posts += other.duplicate_posts;
+        self.written_behind_post += other.written_behind_post;
+        self.other_violations += other.other_violations;
+    }
+
+    /// The share of requests that got their response, in percent.
+    pub fn success_percent(&self) -> f64 {
+        if self.requests == 0 {
+            return f64::NAN;
+        }
+        self.ok as f64 * 100.0 / self.requests as f64
     }
 }
 
@@ -105,7 +140,17 @@ impl fmt::Display for TrialStats {
             "server: {} requests received ({} re-sent), {} connections",
             self.received, self.resent, self.connections
         )?;
-        write!(f, "server actions: {:?}", self.actions)
+        writeln!(f, "server actions: {:?}", self.actions)?;
+        write!(
+            f,
+            "misdelivered {}, lost {}, duplicate POST {}, written behind an unanswered POST {}, \
+             other violations {}",
+            self.misdelivered,
+            self.lost,
+            self.duplicate_posts,
+            self.written_behind_post,
+            self.other_violations
+        )
     }
 }
 
@@ -199,6 +244,8 @@ enum Outcome {
         error: http1_pipeline::Error,
         in_body: bool,
     },
+    /// Not resolved within the hang limit.
+    Lost,
 }
 
 async fn one(client: &Client, id: u64, method: &'static str) -> Outcome {
@@ -238,6 +285,18 @@ async fn one(client: &Client, id: u64, method: &'static str) -> Outcome {
 
 /// Runs one trial and checks every request's outcome (see the [module docs](super)).
 pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> {
+    let (stats, violations) = survey_trial(config.clone()).await?;
+    if violations.is_empty() {
+        Ok(stats)
+    } else {
+        Err(TrialFailure { config, violations })
+    }
+}
+
+/// Runs one trial and counts what went wrong instead of failing on it: the statistics
+/// (with the counts of misdelivered, lost and duplicated requests and of requests written
+/// behind a `POST`) and every broken rule. Fails only if the trial could not run.
+pub async fn survey_trial(config: TrialConfig) -> Result<(TrialStats, Vec<String>), TrialFailure> {
     let fail = |violations: Vec<String>| TrialFailure {
         config: config.clone(),
         violations,
@@ -257,22 +316,27 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
     // in its queue long enough to time out there.
     let window = config.connections * config.depth * 2 + 2;
     let seed = config.seed;
+    let hang_limit = config.hang_limit;
     let run = stream::iter(0..config.requests as u64)
         .map(|id| {
             let client = &client;
             async move {
                 let method = method_of(seed, id);
-                (id, method, one(client, id, method).await)
+                let outcome = tokio::time::timeout(hang_limit, one(client, id, method))
+                    .await
+                    .unwrap_or(Outcome::Lost);
+                (id, method, outcome)
             }
         })
         .buffer_unordered(window)
         .collect::<Vec<_>>();
-    let outcomes = match tokio::time::timeout(config.hang_limit, run).await {
+    // Each request is bounded by the hang limit; this bound only catches a stuck stream.
+    let overall = config.hang_limit * 2 + Duration::from_secs(30);
+    let outcomes = match tokio::time::timeout(overall, run).await {
         Ok(o) => o,
         Err(_) => {
             return Err(fail(vec![format!(
-                "hang: the requests did not all resolve within {:?}",
-                config.hang_limit
+                "hang: the requests did not all resolve within {overall:?}"
             )]))
         }
     };
@@ -286,13 +350,21 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
     {
         violations.push("connections still open 10 s after the client was dropped".into());
     }
-    violations.extend(server.violations());
+    let server_violations = server.violations();
+    let behind_post = server_violations
+        .iter()
+        .filter(|v| v.contains("behind an unanswered POST") || v.contains("written behind"))
+        .count();
+    let other_server = server_violations.len() - behind_post;
+    violations.extend(server_violations);
     let received = server.received();
     let mut stats = TrialStats {
         trials: 1,
         requests: config.requests,
         received: received.len(),
         connections: server.connections(),
+        written_behind_post: behind_post,
+        other_violations: other_server,
         ..TrialStats::default()
     };
     let mut seen: HashMap<u64, Vec<Action>> = HashMap::new();
@@ -300,6 +372,7 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
         *stats.actions.entry(r.action).or_default() += 1;
         seen.entry(r.id).or_default().push(r.action);
         if r.id >= config.requests as u64 {
+            stats.other_violations += 1;
             violations.push(format!("the server received unknown request id {}", r.id));
         }
     }
@@ -310,11 +383,13 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
         let times = actions.len();
         let what = format!("request {id} ({method})");
         if method == "POST" && times > 1 {
+            stats.duplicate_posts += 1;
             violations.push(format!(
                 "{what} reached the server {times} times: {actions:?}"
             ));
         }
         if times > 1 + config.max_retries as usize {
+            stats.other_violations += 1;
             violations.push(format!(
                 "{what} reached the server {times} times, more than 1 + max_retries: {actions:?}"
             ));
@@ -330,6 +405,7 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
                 let id_text = id.to_string();
                 if x_id.as_deref() != Some(id_text.as_str()) || x_method.as_deref() != Some(method)
                 {
+                    stats.misdelivered += 1;
                     violations.push(format!(
                         "{what} was delivered the response to request {x_id:?} ({x_method:?})"
                     ));
@@ -341,6 +417,7 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
                     _ => &[200],
                 };
                 if !expected_status.contains(status) {
+                    stats.other_violations += 1;
                     violations.push(format!("{what} got status {status}"));
                 }
                 let expected = if *status == 204 {
@@ -349,6 +426,7 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
                     expected_body(id, method)
                 };
                 if body[..] != expected[..] {
+                    stats.misdelivered += 1;
                     violations.push(format!(
                         "{what} got a body of {} bytes that is not its response ({} bytes){}",
                         body.len(),
@@ -370,17 +448,30 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
                     )
                 });
                 if !answered {
+                    stats.misdelivered += 1;
                     violations.push(format!(
                         "{what} got a response although the server never answered it \
                          completely: {actions:?}"
                     ));
                 }
             }
+            Outcome::Lost => {
+                stats.lost += 1;
+                violations.push(format!(
+                    "{what} is lost: its future did not resolve within {:?}",
+                    config.hang_limit
+                ));
+            }
             Outcome::Failed { error, in_body } => {
-                *stats
-                    .errors
-                    .entry(format!("{:?}", error.kind()))
-                    .or_default() += 1;
+                let kind = format!("{:?}", error.kind());
+                let examples = stats.error_examples.entry(kind.clone()).or_default();
+                if examples.len() < 3 {
+                    examples.push(format!(
+                        "{what}{}: {error}",
+                        if *in_body { " (in the body)" } else { "" }
+                    ));
+                }
+                *stats.errors.entry(kind).or_default() += 1;
                 let where_ = if *in_body { " (reading the body)" } else { "" };
                 if !matches!(
                     error.kind(),
@@ -390,17 +481,20 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
                         | ErrorKind::HeaderLimit
                         | ErrorKind::BodyDecode
                 ) {
+                    stats.other_violations += 1;
                     violations.push(format!(
                         "{what} failed with an unexpected error{where_}: {error}"
                     ));
                 }
                 if times > 0 && !error.may_have_been_processed() {
+                    stats.other_violations += 1;
                     violations.push(format!(
                         "{what} failed{where_} with an error saying it was never processed, \
                          but the server received it {times} times ({actions:?}): {error}"
                     ));
                 }
                 if *in_body && !error.may_have_been_processed() {
+                    stats.other_violations += 1;
                     violations.push(format!(
                         "{what}: an error while reading its body says the request was never \
                          processed: {error}"
@@ -410,6 +504,7 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
                     .url()
                     .is_some_and(|u| u.ends_with(&format!("/r/{id}")));
                 if error.method().map(|m| m.to_string()).as_deref() != Some(method) || !url_ok {
+                    stats.other_violations += 1;
                     violations.push(format!(
                         "{what}: its error names another request: {:?} {:?}",
                         error.method(),
@@ -424,11 +519,7 @@ pub async fn run_trial(config: TrialConfig) -> Result<TrialStats, TrialFailure> 
             eprintln!("{r:?}");
         }
     }
-    if violations.is_empty() {
-        Ok(stats)
-    } else {
-        Err(fail(violations))
-    }
+    Ok((stats, violations))
 }
 
 /// Runs trials of `per_trial` requests until `total` requests have been sent, `parallel`
