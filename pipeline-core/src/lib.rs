@@ -202,6 +202,8 @@ mod config;
 mod conn;
 mod connect;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod future;
 mod headers;
 mod job;
