@@ -99,6 +99,12 @@ impl BodySender {
         true
     }
 
+    /// True when the reader has room for more (or is gone); registers nothing.
+    pub(crate) fn has_capacity(&self) -> bool {
+        let st = self.shared.lock();
+        st.reader_gone || st.buffered < BODY_BUFFER_LIMIT
+    }
+
     /// Ready when the reader has room for more (or is gone).
     pub(crate) fn poll_capacity(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut st = self.shared.lock();

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::client::Config;
+use crate::config::Config;
 use crate::proto::ResponseParser;
 use crate::{Error, ErrorKind};
 

@@ -79,14 +79,43 @@
 //! Only idempotent requests (`GET`, `HEAD`, `PUT`, `DELETE`, `OPTIONS`, see
 //! [`Method::is_idempotent`]) are pipelined. A `POST`, `PATCH` or other non-idempotent
 //! request is written only on a connection with nothing in flight, and nothing is written
-//! behind it until its final status arrives. Interim `1xx` responses are skipped. Bodies
-//! are framed by `Content-Length`, `chunked` (extensions and trailers are accepted and
-//! ignored) or the close of the connection; responses to `HEAD` and `1xx`/`204`/`304`
-//! responses have no body.
+//! behind it until its whole response, body included, has been read. Interim `1xx`
+//! responses are skipped. Bodies are framed by `Content-Length`, `chunked` (extensions and
+//! trailers are accepted and ignored) or the close of the connection; responses to `HEAD`
+//! and `1xx`/`204`/`304` responses have no body.
 //!
-//! The client sends `Host`, the default headers, `Accept-Encoding: gzip` (unless
-//! [`gzip(false)`](ClientBuilder::gzip)) and `Content-Length` when there is a body (and
-//! always for `POST`, `PUT` and `PATCH`). A gzip response body is decoded transparently.
+//! The client sends `Host`, the default headers, `Connection: keep-alive`,
+//! `Accept-Encoding: gzip` (unless [`gzip(false)`](ClientBuilder::gzip)) and
+//! `Content-Length` when there is a body (and always for `POST`, `PUT` and `PATCH`). A gzip
+//! response body is decoded transparently.
+//!
+//! A response is handed over when its body is complete, or once 256 KiB of it (half of
+//! [`max_body_bytes`](ClientBuilder::max_body_bytes) if that is smaller) have arrived;
+//! from then on the rest streams through its [`Body`]. Holding small bodies back is what
+//! lets a request whose response was cut be sent again (below).
+//!
+//! # Connection budget
+//!
+//! Servers limit how many requests a connection carries and how long it may stay idle;
+//! Apache httpd, in front of every oVirt engine, says so in a `Keep-Alive: timeout=5,
+//! max=N` header (N: the requests it still takes on this connection) when the request
+//! carries `Connection: keep-alive`. The client follows it:
+//!
+//! * it never writes more requests on a connection than the server said it has left; the
+//!   requests beyond go to another connection without losing anything;
+//! * a connection that has been given its last request no longer counts against
+//!   `max_connections`, so its replacement opens (and completes its TCP and TLS
+//!   handshakes) while the last responses are still arriving;
+//! * the budget learned from one connection (responses so far plus `max`) applies to the
+//!   connections opened later; without the header, the number of responses a connection
+//!   carried before the first `Connection: close` of the origin becomes that budget (a
+//!   close after a single response teaches nothing), and so does the count at which two
+//!   connections in a row were closed without notice between two responses while
+//!   requests were still unanswered (a budget the server enforces but does not announce);
+//! * an idle connection is closed before the server's announced `timeout`: a fifth of it
+//!   earlier (at least a second, at most half of it), or after
+//!   [`idle_timeout`](ClientBuilder::idle_timeout) if that comes first or the server
+//!   announced nothing.
 //!
 //! # Cancel safety
 //!
@@ -104,24 +133,40 @@
 //!
 //! A `Connection: close` from the server, an `HTTP/1.0` response without keep-alive, an
 //! idle close, a reset, a malformed response, a request timeout and a response body over
-//! [`max_body_bytes`](ClientBuilder::max_body_bytes) all end the connection.
-//! Then, for the requests that were on it and not yet answered:
+//! [`max_body_bytes`](ClientBuilder::max_body_bytes) all end the connection. A request
+//! never fails because another request on its connection failed; for the requests that
+//! were on it and not yet answered:
 //!
 //! * a request never written is queued again, never failed;
-//! * a written idempotent request is sent again on another connection, at most
-//!   [`max_retries`](ClientBuilder::max_retries) times. The first retried request on a
-//!   fresh connection goes alone; pipelining on that connection resumes after its answer;
+//! * after an announced close (`Connection: close`, or HTTP/1.0 without keep-alive, on a
+//!   complete response) the requests written behind that response were never processed
+//!   (RFC 9112 section 9.6): they are sent again at once, pipelined, without spending a
+//!   retry;
+//! * after any other failure a written idempotent request may have been processed: it is
+//!   sent again on another connection while it has retries left
+//!   ([`max_retries`](ClientBuilder::max_retries), each re-send spends one, so the server
+//!   sees a request at most `1 + max_retries` times). The first such request on a fresh
+//!   connection goes alone, and pipelining on that connection resumes after its answer
+//!   (RFC 9112 section 9.3.2);
 //! * a written non-idempotent request fails with [`ErrorKind::Closed`] and
 //!   [`Error::may_have_been_processed`] returning true;
-//! * the request that caused the failure (malformed response, timeout, body too large)
-//!   fails with that error.
+//! * the request whose own response was malformed or cut short is sent again the same way
+//!   if it is idempotent and its response was not handed over yet; otherwise it fails with
+//!   that error (a non-idempotent one "may have been processed"). A request that timed out
+//!   or whose body is over the limit fails with that error.
 //!
-//! The [request timeout](ClientBuilder::request_timeout) covers the whole exchange,
-//! response body included: a server stalling mid-body hits it. A pipelined request that
-//! times out closes its connection (its place in the FIFO is lost). A connection idle for
-//! [`idle_timeout`](ClientBuilder::idle_timeout) is closed by the client. When the last
-//! [`Client`] clone is dropped, idle connections close and busy ones finish the requests
-//! already sent, then close.
+//! # Timeouts
+//!
+//! The [request timeout](ClientBuilder::request_timeout) starts when the request is
+//! admitted (see Backpressure): time spent waiting for room in
+//! `max_connections x pipeline_depth` does not count, so a burst of requests larger than
+//! that does not time out in the client's own queue. From admission it covers the whole
+//! exchange, waiting for a connection and response body included: a server stalling
+//! mid-body hits it. A written request that times out fails with [`ErrorKind::Timeout`];
+//! its connection can no longer match responses to requests, so it closes, after the
+//! response being streamed ahead of it if there is one, and the other requests on it are
+//! handled as above. When the last [`Client`] clone is dropped, idle connections close and
+//! busy ones finish the requests already sent, then close.
 //!
 //! # Backpressure
 //!
@@ -153,11 +198,17 @@
 
 mod body;
 mod client;
+mod config;
 mod conn;
 mod connect;
 mod error;
+mod future;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod headers;
+mod job;
 mod method;
+mod pipeline;
 mod pool;
 mod proto;
 mod request;
@@ -165,8 +216,10 @@ mod response;
 mod tls;
 
 pub use body::Body;
-pub use client::{Client, ClientBuilder, Proxy, ResponseFuture};
+pub use client::{Client, ClientBuilder};
+pub use config::Proxy;
 pub use error::{Error, ErrorKind};
+pub use future::ResponseFuture;
 pub use headers::Headers;
 pub use method::Method;
 pub use request::Request;

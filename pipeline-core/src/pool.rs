@@ -7,54 +7,18 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::client::{Config, FutureState, ResponseFuture};
-use crate::{Error, ErrorKind, Headers, Method, Request, Response};
+use crate::config::Config;
+use crate::job::{Dispatcher, Fate, Job, Progress};
+use crate::{Error, ErrorKind, Method, Request, Response};
 
-/// A request admitted into the pool, with everything needed to answer it.
-pub(crate) struct Job {
-    pub(crate) method: Method,
-    pub(crate) path: Arc<str>,
-    pub(crate) headers: Headers,
-    pub(crate) body: Bytes,
-    pub(crate) deadline: Option<Instant>,
-    /// Taken when the response head is handed over.
-    pub(crate) tx: Option<oneshot::Sender<Result<Response, Error>>>,
-    /// How many times it was written on a connection that then failed.
-    pub(crate) attempts: u32,
-    /// How many connections died under it, before any response, while it was not yet
-    /// written (bounded so that a server closing every new connection cannot loop it
-    /// forever).
-    pub(crate) bounces: u32,
-    /// It was written on a connection before (so it may have been processed).
-    pub(crate) sent_before: bool,
-    /// Nothing else may be written on its connection until its final status arrives
-    /// (non-idempotent requests, and a retried request on a connection not yet proven).
-    pub(crate) exclusive: bool,
-    /// The response body size limit (`None`: unlimited).
-    pub(crate) max_body: Option<u64>,
-    /// Its share of `max_connections x pipeline_depth`; released when the job is dropped.
-    _permit: OwnedSemaphorePermit,
-}
+/// How many fresh connections may die under a request not yet written before it fails.
+const MAX_BOUNCES: u32 = 8;
 
-impl Job {
-    /// Answers the request. Returns false if its future was dropped (or it was answered
-    /// already).
-    pub(crate) fn answer(&mut self, result: Result<Response, Error>) -> bool {
-        match self.tx.take() {
-            Some(tx) => tx.send(result).is_ok(),
-            None => false,
-        }
-    }
-
-    /// True if the caller dropped the response future (or it was answered already).
-    pub(crate) fn is_canceled(&self) -> bool {
-        self.tx.as_ref().is_none_or(|tx| tx.is_closed())
-    }
-}
+/// Where a request's answer arrives.
+pub(crate) type Answer = oneshot::Receiver<Result<Response, Error>>;
 
 struct Slot {
     id: u64,
@@ -62,7 +26,7 @@ struct Slot {
     tx: Option<mpsc::UnboundedSender<Job>>,
     /// Requests assigned and not finished (response body read or failed).
     load: usize,
-    /// An exclusive request is in flight: assign nothing until its final status.
+    /// An exclusive request is in flight: assign nothing until its whole response is read.
     exclusive: bool,
     /// A response was received on it.
     proven: bool,
@@ -106,6 +70,9 @@ struct State {
     origin_cap: Option<u64>,
     /// The cap came from a `Keep-Alive` header (a close never overrides it).
     cap_from_header: bool,
+    /// The response count of the last connection the server closed without notice, with
+    /// requests unanswered: two in a row at the same count become the cap.
+    last_silent_close: Option<u64>,
 }
 
 /// Shared by the client, its futures and its connection tasks.
@@ -113,34 +80,6 @@ pub(crate) struct Pool {
     pub(crate) config: Arc<Config>,
     sem: Arc<Semaphore>,
     state: Mutex<State>,
-}
-
-/// What a connection reports after a batch of work.
-#[derive(Default)]
-pub(crate) struct Progress {
-    /// Requests finished (answered, failed, or skipped because canceled).
-    pub(crate) done: usize,
-    /// The exclusive request's whole response was read.
-    pub(crate) exclusive_cleared: bool,
-    /// A response arrived.
-    pub(crate) proven: bool,
-    /// The connection's total request budget, lowered (`Keep-Alive: max=` or a close
-    /// announced after this many responses).
-    pub(crate) limit: Option<u64>,
-    /// `limit` came from a `Keep-Alive: max=` header (rather than from a close).
-    pub(crate) limit_from_header: bool,
-    /// Requests assigned but never written, handed back because they are over the budget.
-    pub(crate) handed_back: Vec<Job>,
-}
-
-impl Progress {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.done == 0
-            && !self.exclusive_cleared
-            && !self.proven
-            && self.limit.is_none()
-            && self.handed_back.is_empty()
-    }
 }
 
 impl Pool {
@@ -158,42 +97,17 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn send(self: &Arc<Self>, request: Request) -> ResponseFuture {
-        if let Err(m) = request.validate() {
-            return ResponseFuture::ready_err(
-                Error::new(ErrorKind::InvalidRequest, m)
-                    .for_request(request.method, self.config.url(&request.path)),
-            );
+    /// Remembers the runtime of the first request, for futures polled outside any runtime.
+    pub(crate) fn note_runtime(&self, handle: tokio::runtime::Handle) {
+        let mut st = self.lock();
+        if st.handle.is_none() {
+            st.handle = Some(handle);
         }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return ResponseFuture::ready_err(
-                Error::new(
-                    ErrorKind::Config,
-                    "Client::send must be called within a tokio runtime",
-                )
-                .for_request(request.method, self.config.url(&request.path)),
-            );
-        };
-        {
-            let mut st = self.lock();
-            if st.handle.is_none() {
-                st.handle = Some(handle);
-            }
-        }
-        // The timeout runs from admission: time spent waiting for capacity (below) is
-        // not counted.
-        let timeout = request.timeout.unwrap_or(self.config.request_timeout);
-        match self.sem.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let deadline = timeout.map(|t| Instant::now() + t);
-                let state = self.submit(request, permit, deadline);
-                ResponseFuture::from_state(state, deadline)
-            }
-            Err(_) => {
-                tracing::trace!("pool: at capacity, request waits");
-                ResponseFuture::waiting(self.sem.clone(), request, self.clone(), timeout)
-            }
-        }
+    }
+
+    /// The admission semaphore (`max_connections x pipeline_depth` permits).
+    pub(crate) fn admission(&self) -> &Arc<Semaphore> {
+        &self.sem
     }
 
     /// Queues an admitted request.
@@ -202,7 +116,7 @@ impl Pool {
         request: Request,
         permit: OwnedSemaphorePermit,
         deadline: Option<Instant>,
-    ) -> FutureState {
+    ) -> (Answer, Method, Arc<str>) {
         let (tx, rx) = oneshot::channel();
         let path: Arc<str> = Arc::from(request.path);
         let method = request.method;
@@ -225,12 +139,7 @@ impl Pool {
             st.queue.push_back(job);
             self.dispatch(&mut st);
         }
-        FutureState::Queued {
-            rx,
-            method,
-            pool: self.clone(),
-            path,
-        }
+        (rx, method, path)
     }
 
     /// Assigns queued jobs to connections, oldest first, until the oldest cannot be placed.
@@ -331,19 +240,20 @@ impl Pool {
             assigned: 0,
         });
         tracing::debug!(conn = id, ?limit, "pool: opening connection");
-        handle.spawn(crate::conn::run(self.clone(), id, rx, limit));
+        let dispatcher: Arc<dyn Dispatcher> = self.clone();
+        handle.spawn(crate::conn::run(dispatcher, id, rx, limit));
         Some(st.slots.len() - 1)
     }
 
     /// A connection task vanished without reporting (its runtime shut down): forget its
     /// slot so that it no longer counts against `max_connections`.
-    pub(crate) fn forget(&self, id: u64) {
+    fn forget_slot(&self, id: u64) {
         let mut st = self.lock();
         st.slots.retain(|s| s.id != id);
     }
 
     /// A connection's progress report.
-    pub(crate) fn report(self: &Arc<Self>, id: u64, p: Progress) {
+    fn on_report(self: &Arc<Self>, id: u64, p: Progress) {
         if p.is_empty() {
             return;
         }
@@ -369,6 +279,17 @@ impl Pool {
                 );
                 st.origin_cap = Some(limit);
             }
+        }
+        if let Some(n) = p.silent_close_after {
+            if st.origin_cap.is_none() && st.last_silent_close == Some(n) {
+                tracing::debug!(
+                    conn = id,
+                    "pool: two connections closed without notice after {n} responses: \
+                     {n} requests per connection"
+                );
+                st.origin_cap = Some(n);
+            }
+            st.last_silent_close = Some(n);
         }
         let handed_back = p.handed_back.len();
         let client_dropped = st.client_dropped;
@@ -401,8 +322,13 @@ impl Pool {
         self.dispatch(&mut st);
     }
 
-    /// A connection ended; `requeue` are requests to send elsewhere, oldest first.
-    pub(crate) fn closed(self: &Arc<Self>, id: u64, requeue: Vec<Job>) {
+    /// A connection ended: each request still on it is re-queued or failed by the
+    /// connection-failure policy ([`after_failure`]); the re-queued go first, oldest first.
+    fn on_closed(self: &Arc<Self>, id: u64, jobs: Vec<(Job, Fate)>) {
+        let requeue: Vec<Job> = jobs
+            .into_iter()
+            .filter_map(|(job, fate)| after_failure(&self.config, job, fate))
+            .collect();
         let mut st = self.lock();
         st.slots.retain(|s| s.id != id);
         for mut job in requeue.into_iter().rev() {
@@ -427,4 +353,92 @@ impl Pool {
             }
         }
     }
+}
+
+impl Dispatcher for Pool {
+    fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    fn report(self: Arc<Self>, id: u64, progress: Progress) {
+        self.on_report(id, progress);
+    }
+
+    fn closed(self: Arc<Self>, id: u64, jobs: Vec<(Job, Fate)>) {
+        self.on_closed(id, jobs);
+    }
+
+    fn forget(&self, id: u64) {
+        self.forget_slot(id);
+    }
+}
+
+/// The connection-failure policy: what becomes of a request that was on a connection when
+/// it ended. Returns it if it is to be sent again (it was answered with an error otherwise).
+///
+/// * Never written: queued again, never failed (unless [`MAX_BOUNCES`] fresh connections
+///   died under it before any response).
+/// * Written, but the server announced its close first: never processed, so sent again
+///   at once, without spending a retry.
+/// * Written and unanswered on a failed connection, or its own response cut or malformed:
+///   an idempotent request is sent again while it has retries left (each re-send spends
+///   one, so the server sees a request at most `1 + max_retries` times); any other fails
+///   saying it may have been processed.
+/// * Its own failure that a new attempt would not cure (timeout, body too large): fails.
+pub(crate) fn after_failure(cfg: &Config, mut job: Job, fate: Fate) -> Option<Job> {
+    let retry = |job: &mut Job, why: &dyn std::fmt::Display| {
+        let ok = job.method.is_idempotent() && job.attempts < cfg.max_retries;
+        if ok {
+            job.attempts += 1;
+            tracing::debug!(
+                attempt = job.attempts,
+                "pool: re-sending {} {} ({why})",
+                job.method,
+                job.path
+            );
+        }
+        ok
+    };
+    let err = match fate {
+        Fate::Unwritten { fresh, cause } => {
+            if fresh {
+                job.bounces += 1;
+            }
+            if job.bounces <= MAX_BOUNCES {
+                return Some(job);
+            }
+            Error::new(
+                ErrorKind::Closed,
+                format!("{MAX_BOUNCES} new connections closed before the request could be written"),
+            )
+            .with_shared_source(cause.source_arc())
+            .processed(job.sent_before)
+        }
+        Fate::NotProcessed => {
+            job.sent_before = true;
+            return Some(job);
+        }
+        Fate::Unanswered(cause) => {
+            job.sent_before = true;
+            if retry(&mut job, &"its connection failed") {
+                return Some(job);
+            }
+            cause.processed(true)
+        }
+        Fate::Failed {
+            err,
+            resend,
+            written,
+        } => {
+            job.sent_before |= written;
+            if resend && written && retry(&mut job, &err) {
+                return Some(job);
+            }
+            let processed = job.sent_before;
+            err.processed(processed)
+        }
+    };
+    let err = err.for_request(job.method, cfg.url(&job.path));
+    job.answer(Err(err));
+    None
 }

@@ -1276,3 +1276,58 @@ async fn idle_timeout_applies_when_the_server_announces_none() {
     })
     .await
 }
+
+#[tokio::test]
+async fn cap_is_learned_from_two_silent_closes_at_the_same_count() {
+    within(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let server = Server::start(move |i, mut c| {
+            let tx = tx.clone();
+            async move {
+                // Three answers per connection, then a close without notice.
+                let mut answered = 0;
+                while answered < 3 {
+                    let Some(req) = c.read_request().await else {
+                        return;
+                    };
+                    c.ok(&req.target).await;
+                    answered += 1;
+                }
+                if i < 2 {
+                    c.linger_close().await;
+                    return;
+                }
+                c.wait_closed().await;
+                tx.send((i, c.buffered())).unwrap();
+            }
+        })
+        .await;
+        let client = Client::builder(&server.url())
+            .max_connections(1)
+            .pipeline_depth(8)
+            .build()
+            .unwrap();
+        // Two connections teach the cap (each loses the requests written past it)...
+        let futs: Vec<_> = (0..8)
+            .map(|i| client.send(Request::get(format!("/s{i}"))))
+            .collect();
+        for (i, f) in futs.into_iter().enumerate() {
+            assert_eq!(f.await.unwrap().text().await.unwrap(), format!("/s{i}"));
+        }
+        // ...then each connection carries three, and is closed by the client.
+        let futs: Vec<_> = (0..6)
+            .map(|i| client.send(Request::get(format!("/r{i}"))))
+            .collect();
+        for (i, f) in futs.into_iter().enumerate() {
+            assert_eq!(f.await.unwrap().text().await.unwrap(), format!("/r{i}"));
+        }
+        for _ in 0..2 {
+            let (conn, extra) = rx.recv().await.unwrap();
+            assert_eq!(
+                extra, 0,
+                "connection {conn} got requests past the learned cap"
+            );
+        }
+    })
+    .await
+}

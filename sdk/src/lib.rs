@@ -165,6 +165,7 @@ pub mod connection;
 pub mod error;
 pub mod links;
 pub mod service;
+pub mod wire;
 pub mod xml;
 
 /// Every type of the API: a struct per model struct, an enum per model enum

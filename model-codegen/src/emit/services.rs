@@ -368,7 +368,7 @@ fn method_doc(model: &Model, service: &Service, m: &Method, out_ty: &str) -> Str
     );
     if let Some(b) = &m.base {
         doc.push_str(&format!(
-            " A signature of `{b}`: sent like it, with its own parameter set (docs/wire.md R1.8)."
+            " A signature of `{b}`: sent like it, with its own parameter set ([wire rule R1.8](crate::wire))."
         ));
     }
     let inputs: Vec<String> = m
@@ -476,11 +476,11 @@ fn emit_locator(model: &Model, service: &Service, l: &Locator) -> TokenStream {
     let _ = model;
     let mut doc = match &l.path {
         LocatorPath::Segment(s) => format!(
-            "Locator `{}` of `{}`: service `{}` at the path + `/{s}` (docs/wire.md R2.1).",
+            "Locator `{}` of `{}`: service `{}` at the path + `/{s}` ([wire rule R2.1](crate::wire)).",
             l.name, service.name, l.service
         ),
         LocatorPath::Parameter(p) => format!(
-            "Locator `{}` of `{}`: service `{}` at the path + `/` + `{}` percent-encoded (docs/wire.md R2.1).",
+            "Locator `{}` of `{}`: service `{}` at the path + `/` + `{}` percent-encoded ([wire rule R2.1](crate::wire)).",
             l.name, service.name, l.service, p.name
         ),
     };
@@ -549,7 +549,7 @@ fn emit_locate(service: &Service) -> TokenStream {
         },
     };
     quote! {
-        #[doc = "Continues navigation by path (docs/wire.md R2.2) from this service with `path`; `full` is the whole path, for errors."]
+        #[doc = "Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors."]
         pub fn locate(self, path: &str, full: &str) -> ::std::result::Result<AnyService, crate::Error> {
             if path.is_empty() {
                 return ::std::result::Result::Ok(AnyService::#variant(self));
@@ -586,14 +586,14 @@ fn emit_service(model: &Model, s: &Service, paths: &BTreeMap<String, String>) ->
     let locate = emit_locate(s);
     let root_nav = if model.root_service.as_deref() == Some(s.name.as_str()) {
         quote! {
-            /// Navigation by path (docs/wire.md R2.2): the service at `path` below the API entry URL,
+            /// Navigation by path ([wire rule R2.2](crate::wire)): the service at `path` below the API entry URL,
             /// e.g. `vms/123/nics`. A segment no locator matches is an
             /// [`ErrorKind::InvalidPath`](crate::error::ErrorKind::InvalidPath) error naming it.
             pub fn service(&self, path: &str) -> ::std::result::Result<AnyService, crate::Error> {
                 self.clone().locate(path.trim_matches('/'), path)
             }
             /// Reads the list a list link of a returned object points at (`vm.nics` announced
-            /// as `<link rel="nics" href=".."/>`, docs/wire.md R3.6, R2.2). A list without an `href`
+            /// as `<link rel="nics" href=".."/>`, [wire rules R3.6, R2.2](crate::wire)). A list without an `href`
             /// fails when sent, with an [`ErrorKind::InvalidPath`](crate::error::ErrorKind::InvalidPath) error.
             pub fn follow_list<T: crate::xml::FromXml + crate::xml::XmlType + 'static>(
                 &self,
@@ -602,14 +602,14 @@ fn emit_service(model: &Model, s: &Service, paths: &BTreeMap<String, String>) ->
                 self.0.follow_list(list.href.as_deref().unwrap_or(""))
             }
             /// Reads the object an `href` names (e.g. the `href` of a reference such as
-            /// `vm.cluster`), as a `T` (docs/wire.md R2.2).
+            /// `vm.cluster`), as a `T` ([wire rule R2.2](crate::wire)).
             pub fn follow_object<T: crate::xml::FromXml + crate::xml::XmlType + 'static>(
                 &self,
                 href: &str,
             ) -> crate::service::Request<crate::service::FollowObject<T>> {
                 self.0.follow_object(href)
             }
-            /// The service an `href` of a returned object names (docs/wire.md R2.2): the API base path
+            /// The service an `href` of a returned object names ([wire rule R2.2](crate::wire)): the API base path
             /// is removed, then the rest is navigated as by [`Self::service`].
             pub fn service_for_href(&self, href: &str) -> ::std::result::Result<AnyService, crate::Error> {
                 let path = crate::service::href_to_path(href, self.0.transport().base_path())?;
@@ -658,7 +658,7 @@ fn emit_any(model: &Model) -> TokenStream {
         .iter()
         .map(|(v, _, _)| quote!(AnyService::#v(s) => &s.0,));
     quote! {
-        /// Any service, as found by navigation by path (docs/wire.md R2.2).
+        /// Any service, as found by navigation by path ([wire rule R2.2](crate::wire)).
         #[derive(Clone, Debug)]
         #[non_exhaustive]
         pub enum AnyService {

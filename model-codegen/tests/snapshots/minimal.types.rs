@@ -101,7 +101,7 @@ impl Color {
             Self::Unrecognized(s) => s,
         }
     }
-    /// The value for wire text `s` (also matched in lower case, R3.4);
+    /// The value for wire text `s` (also matched in lower case, [wire rule R3.4](crate::wire));
     /// unknown text is kept in the catch-all variant.
     pub fn from_wire(s: &str) -> Self {
         match s {

@@ -21,11 +21,11 @@ Output: `vm` (parameter `vm`, document `<vm>`).*/
     pub fn get(&self) -> crate::service::Request<SystemGet> {
         self.0.request()
     }
-    ///Locator `vms` of `system`: service `vms` at the path + `/vms` (docs/wire.md R2.1).
+    ///Locator `vms` of `system`: service `vms` at the path + `/vms` ([wire rule R2.1](crate::wire)).
     pub fn vms_service(&self) -> VmsService {
         VmsService(self.0.child("vms"))
     }
-    /// Navigation by path (docs/wire.md R2.2): the service at `path` below the API entry URL,
+    /// Navigation by path ([wire rule R2.2](crate::wire)): the service at `path` below the API entry URL,
     /// e.g. `vms/123/nics`. A segment no locator matches is an
     /// [`ErrorKind::InvalidPath`](crate::error::ErrorKind::InvalidPath) error naming it.
     pub fn service(
@@ -35,7 +35,7 @@ Output: `vm` (parameter `vm`, document `<vm>`).*/
         self.clone().locate(path.trim_matches('/'), path)
     }
     /// Reads the list a list link of a returned object points at (`vm.nics` announced
-    /// as `<link rel="nics" href=".."/>`, docs/wire.md R3.6, R2.2). A list without an `href`
+    /// as `<link rel="nics" href=".."/>`, [wire rules R3.6, R2.2](crate::wire)). A list without an `href`
     /// fails when sent, with an [`ErrorKind::InvalidPath`](crate::error::ErrorKind::InvalidPath) error.
     pub fn follow_list<T: crate::xml::FromXml + crate::xml::XmlType + 'static>(
         &self,
@@ -44,14 +44,14 @@ Output: `vm` (parameter `vm`, document `<vm>`).*/
         self.0.follow_list(list.href.as_deref().unwrap_or(""))
     }
     /// Reads the object an `href` names (e.g. the `href` of a reference such as
-    /// `vm.cluster`), as a `T` (docs/wire.md R2.2).
+    /// `vm.cluster`), as a `T` ([wire rule R2.2](crate::wire)).
     pub fn follow_object<T: crate::xml::FromXml + crate::xml::XmlType + 'static>(
         &self,
         href: &str,
     ) -> crate::service::Request<crate::service::FollowObject<T>> {
         self.0.follow_object(href)
     }
-    /// The service an `href` of a returned object names (docs/wire.md R2.2): the API base path
+    /// The service an `href` of a returned object names ([wire rule R2.2](crate::wire)): the API base path
     /// is removed, then the rest is navigated as by [`Self::service`].
     pub fn service_for_href(
         &self,
@@ -60,7 +60,7 @@ Output: `vm` (parameter `vm`, document `<vm>`).*/
         let path = crate::service::href_to_path(href, self.0.transport().base_path())?;
         self.clone().locate(path, href)
     }
-    ///Continues navigation by path (docs/wire.md R2.2) from this service with `path`; `full` is the whole path, for errors.
+    ///Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors.
     pub fn locate(
         self,
         path: &str,
@@ -127,7 +127,7 @@ Output: `vm` (parameter `vm`, document `<vm>`).*/
     pub fn add(&self) -> crate::service::Request<VmsAdd> {
         self.0.request()
     }
-    /**`from_scratch` of service `vms` (add): `POST` to the service path. A signature of `add`: sent like it, with its own parameter set (docs/wire.md R1.8).
+    /**`from_scratch` of service `vms` (add): `POST` to the service path. A signature of `add`: sent like it, with its own parameter set ([wire rule R1.8](crate::wire)).
 
 Parameters (setters of the returned request):
 
@@ -151,11 +151,11 @@ Output: `vm[]` (parameter `vms`, document `<vms>`).*/
     pub fn list(&self) -> crate::service::Request<VmsList> {
         self.0.request()
     }
-    ///Locator `vm` of `vms`: service `vm` at the path + `/` + `id` percent-encoded (docs/wire.md R2.1).
+    ///Locator `vm` of `vms`: service `vm` at the path + `/` + `id` percent-encoded ([wire rule R2.1](crate::wire)).
     pub fn vm_service(&self, id: impl ::std::convert::AsRef<str>) -> VmService {
         VmService(self.0.child_value(id.as_ref()))
     }
-    ///Continues navigation by path (docs/wire.md R2.2) from this service with `path`; `full` is the whole path, for errors.
+    ///Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors.
     pub fn locate(
         self,
         path: &str,
@@ -314,11 +314,11 @@ Output: `string[]` (parameter `targets`, element `<targets>` of the returned `<a
     pub fn discover(&self) -> crate::service::Request<VmDiscover> {
         self.0.request()
     }
-    ///Locator `gluster_bricks` of `vm`: service `gluster_bricks` at the path + `/glusterbricks` (docs/wire.md R2.1).
+    ///Locator `gluster_bricks` of `vm`: service `gluster_bricks` at the path + `/glusterbricks` ([wire rule R2.1](crate::wire)).
     pub fn gluster_bricks_service(&self) -> GlusterBricksService {
         GlusterBricksService(self.0.child("glusterbricks"))
     }
-    ///Continues navigation by path (docs/wire.md R2.2) from this service with `path`; `full` is the whole path, for errors.
+    ///Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors.
     pub fn locate(
         self,
         path: &str,
@@ -493,7 +493,7 @@ Output: nothing (`()`).*/
     pub fn remove(&self) -> crate::service::Request<GlusterBricksRemove> {
         self.0.request()
     }
-    ///Continues navigation by path (docs/wire.md R2.2) from this service with `path`; `full` is the whole path, for errors.
+    ///Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors.
     pub fn locate(
         self,
         path: &str,
@@ -537,7 +537,7 @@ impl crate::service::Request<GlusterBricksRemove> {
         self.set_query("replica_count", crate::service::QueryValue::to_query(&value))
     }
 }
-/// Any service, as found by navigation by path (docs/wire.md R2.2).
+/// Any service, as found by navigation by path ([wire rule R2.2](crate::wire)).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum AnyService {

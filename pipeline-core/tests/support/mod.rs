@@ -209,6 +209,13 @@ impl Conn {
         self.buf.len()
     }
 
+    /// Closes as a careful server does: no more writing (FIN), then reads until the client
+    /// closes too, so that requests still arriving do not turn the close into a reset.
+    pub async fn linger_close(mut self) {
+        let _ = self.stream.shutdown().await;
+        self.wait_closed().await;
+    }
+
     /// Closes with a TCP reset (SO_LINGER 0).
     pub fn reset(self) {
         #[allow(deprecated)] // linger 0 does not block: it resets at once

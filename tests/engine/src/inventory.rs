@@ -111,7 +111,8 @@ pub struct Host {
     pub cluster_id: String,
 }
 
-/// The status of a VM (only the two the engine here produces).
+/// The status of a VM: the two of a generated VM and those a VM passes through when
+/// the engine starts, stops, suspends or reboots it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VmStatus {
@@ -119,15 +120,52 @@ pub enum VmStatus {
     Up,
     /// Stopped.
     Down,
+    /// Starting: the host is launching it.
+    WaitForLaunch,
+    /// Starting: the guest is booting.
+    PoweringUp,
+    /// Stopping.
+    PoweringDown,
+    /// Rebooting.
+    RebootInProgress,
+    /// Being suspended.
+    SavingState,
+    /// Suspended.
+    Suspended,
+    /// Resuming from suspension.
+    RestoringState,
+    /// Its disks are busy (a snapshot being restored).
+    ImageLocked,
 }
 
 impl VmStatus {
+    const ALL: [(VmStatus, &'static str); 10] = [
+        (VmStatus::Up, "up"),
+        (VmStatus::Down, "down"),
+        (VmStatus::WaitForLaunch, "wait_for_launch"),
+        (VmStatus::PoweringUp, "powering_up"),
+        (VmStatus::PoweringDown, "powering_down"),
+        (VmStatus::RebootInProgress, "reboot_in_progress"),
+        (VmStatus::SavingState, "saving_state"),
+        (VmStatus::Suspended, "suspended"),
+        (VmStatus::RestoringState, "restoring_state"),
+        (VmStatus::ImageLocked, "image_locked"),
+    ];
+
     /// The wire name of the status (R3.9).
     pub fn as_str(self) -> &'static str {
-        match self {
-            VmStatus::Up => "up",
-            VmStatus::Down => "down",
-        }
+        Self::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("down", |(_, n)| n)
+    }
+
+    /// The status with this wire name (`Down` for a name the engine never sets).
+    pub fn from_wire(name: &str) -> VmStatus {
+        Self::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map_or(VmStatus::Down, |(s, _)| *s)
     }
 }
 

@@ -6,11 +6,24 @@
 //!
 //! * the SSO endpoints: `POST /ovirt-engine/sso/oauth/token` (password grant, docs/wire.md
 //!   R5.1, R5.2) and `POST /ovirt-engine/services/sso-logout` (R5.3);
-//! * an inventory of generated data centers, clusters, hosts and VMs, each VM with disk
-//!   attachments, NICs and permissions, as XML documents ([`inventory`]);
-//! * `POST /vms` (add), `POST /vms/{id}/start|stop` (actions), `DELETE /vms/{id}`.
-//! * `GET /vms/{id}?follow=nics`: the VM with its NICs inline (other `follow` values are
-//!   ignored).
+//! * the everyday parts of the API below `/ovirt-engine/api`, from one generic store of
+//!   collections whose documents are read and written by the SDK's generated code: add,
+//!   get, list, update and remove of VMs, templates, disks, a VM's disk attachments, NICs,
+//!   snapshots, CD-ROMs, graphics consoles and permissions, data centers (and their
+//!   attached storage domains), clusters, hosts, storage domains, networks, vNIC profiles,
+//!   users, tags, events, jobs and their steps, answered with the engine's status codes,
+//!   `Location` and `<fault>` bodies;
+//! * actions whose work moves through the engine's statuses on a logical clock ([`Pace`]):
+//!   VM `start`, `stop`, `shutdown`, `suspend`, `reboot`, `ticket`, host `deactivate`,
+//!   `activate`, `iscsidiscover`, and more, each under a job findable by
+//!   `correlation_id`; `async=true` and `Expect: 202-accepted` get 202;
+//! * `search` (`name=web*`, `status!=up`, `and`, `or`, `sortby name desc`, `page 2`,
+//!   `case_sensitive`), `max`, `follow` and `all_content`.
+//!
+//! The data at start is a generated inventory of data centers, clusters, hosts and VMs
+//! ([`inventory`]) plus what every engine has (the `Blank` template, a storage domain,
+//! the `ovirtmgmt` network, users, events). `tests/engine/README.md` lists every endpoint
+//! and answer.
 //!
 //! Like the web server in front of a real engine, it can cap the requests of a connection
 //! (announced with `Connection: close` and `Keep-Alive: max=`, or unannounced, see
@@ -19,8 +32,9 @@
 //! the way Apache closes them (a lingering close).
 //!
 //! API requests need `Version: 4` (else 400) and a valid bearer token (else 401). Unknown
-//! paths get 404 with an empty body. Every request is recorded ([`TestEngine::requests`]),
-//! and [`Rule`]s program other answers, delays and token expiry.
+//! paths and objects get 404 with an empty body. Every request is recorded
+//! ([`TestEngine::requests`]), and [`Rule`]s program other answers, delays and token
+//! expiry.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -37,16 +51,21 @@
 //! ```
 #![deny(missing_docs)]
 
+mod actions;
 pub mod form;
 pub mod inventory;
 mod limits;
 mod negotiate;
+mod node;
 pub mod render;
 mod rules;
+mod search;
 mod server;
+mod store;
 mod tls;
 
 use bytes::Bytes;
+use ovirt::xml::{FromXml, ToXml, XmlType};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -54,6 +73,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use actions::Pace;
 pub use inventory::{Inventory, InventorySize};
 pub use limits::RequestCap;
 pub use negotiate::TOKEN_HTTP_AUTH_PATH;
@@ -148,10 +168,18 @@ pub struct TestEngineBuilder {
     users: Vec<(String, String)>,
     rules: Vec<Rule>,
     limits: limits::Limits,
+    pace: Pace,
     http_auth: negotiate::HttpAuth,
 }
 
 impl TestEngineBuilder {
+    /// How fast background work (a VM starting, a disk being created) moves through its
+    /// stages (default [`Pace::Instant`]).
+    pub fn pace(mut self, pace: Pace) -> Self {
+        self.pace = pace;
+        self
+    }
+
     /// Number of generated VMs (default 10).
     pub fn vms(mut self, n: usize) -> Self {
         self.size.vms = n;
@@ -247,7 +275,13 @@ impl TestEngineBuilder {
             .local_addr()
             .map_err(|e| StartError(format!("local address: {e}")))?;
         let inventory = Inventory::generate(self.size);
-        let state = Arc::new(State::new(self.users, self.gzip, self.record, inventory));
+        let state = Arc::new(State::new(
+            self.users,
+            self.gzip,
+            self.record,
+            inventory,
+            self.pace,
+        ));
         lock(&state.rules).extend(self.rules);
         state
             .http_auth
@@ -370,6 +404,7 @@ impl TestEngine {
             users: vec![(USERNAME.to_string(), PASSWORD.to_string())],
             rules: Vec::new(),
             limits: limits::Limits::default(),
+            pace: Pace::Instant,
             http_auth: Default::default(),
         }
     }
@@ -506,12 +541,81 @@ impl TestEngine {
 
     /// A copy of the current inventory (VMs added or removed through the API included).
     pub fn inventory(&self) -> Inventory {
-        self.state
-            .data
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .inventory
-            .clone()
+        self.current().inventory()
+    }
+
+    /// The store, with the work due now applied (what the next request would see).
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, store::Store> {
+        let now = self.state.clock.now();
+        if store::read(&self.state.data)
+            .pending
+            .iter()
+            .any(|p| p.due <= now)
+        {
+            actions::apply_due(&mut store::write(&self.state.data), Some(now));
+        }
+        store::read(&self.state.data)
+    }
+
+    /// Moves the clock of background work by `ticks` and applies the stages that are
+    /// due (with [`Pace::Manual`] one tick is one stage); returns the time now.
+    pub fn advance(&self, ticks: u64) -> u64 {
+        let now = self.state.clock.advance(ticks);
+        actions::apply_due(&mut store::write(&self.state.data), Some(now));
+        now
+    }
+
+    /// Finishes all background work at once: every pending stage is applied.
+    pub fn settle(&self) {
+        actions::apply_due(&mut store::write(&self.state.data), None);
+    }
+
+    /// Number of stages of background work still to come.
+    pub fn pending(&self) -> usize {
+        store::read(&self.state.data).pending.len()
+    }
+
+    /// The object at `path` below the API base (`vms/ID`, `vms/ID/nics/NIC`), read
+    /// with the SDK's reader of `T`, as the API would send it now.
+    pub fn get<T: FromXml + XmlType>(&self, path: &str) -> Option<T> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let Some(store::Target::Object(key, id)) = store::target(&segments) else {
+            return None;
+        };
+        let answer = self.current().get(&key, id, &Default::default());
+        ovirt::xml::from_slice(&answer.body).ok()
+    }
+
+    /// The objects of the collection at `path` below the API base (`vms`,
+    /// `vms/ID/diskattachments`), read with the SDK's reader of `T`.
+    pub fn list<T: FromXml + XmlType>(&self, path: &str) -> Vec<T> {
+        let answer = self
+            .current()
+            .list(path.trim_matches('/'), &[], &Default::default());
+        std::str::from_utf8(&answer.body)
+            .ok()
+            .and_then(|t| ovirt::xml::from_str_list(t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Adds an object to the collection at `path` as `POST` would (same defaults, checks
+    /// and background work), for a test to prepare the engine's data; returns the created
+    /// object or the engine's fault as text.
+    pub fn add<T: FromXml + ToXml + XmlType>(&self, path: &str, value: &T) -> Result<T, String> {
+        let ctx = actions::Ctx {
+            now: self.state.clock.now(),
+            step: self.state.clock.step(),
+            lag: self.state.clock.lag(),
+            ..Default::default()
+        };
+        let body = ovirt::xml::to_string(value);
+        let answer =
+            store::write(&self.state.data).add(path.trim_matches('/'), body.as_bytes(), &ctx);
+        let text = String::from_utf8_lossy(&answer.body);
+        if answer.status != 201 {
+            return Err(format!("{}: {text}", answer.status));
+        }
+        ovirt::xml::from_str(&text).map_err(|e| e.to_string())
     }
 
     /// Stops accepting, closes every connection and waits for the accept loop to end.

@@ -4,7 +4,12 @@
 //! written by its generated writers (`ovirt::xml`); this module is the only place that
 //! does it.
 
-use crate::inventory::{Cluster, DataCenter, DiskAttachment, Host, Nic, Permission, Vm, VmStatus};
+use crate::actions::BLANK;
+use crate::inventory::{
+    stable_id, Cluster, DataCenter, DiskAttachment, Host, Inventory, Kind, Nic, Permission, Vm,
+    VmStatus,
+};
+use crate::node::Node;
 use ovirt::{types, xml, List};
 use std::fmt::Write;
 
@@ -54,10 +59,7 @@ fn vm_value(vm: &Vm) -> types::Vm {
         .href(href("vms", id))
         .name(vm.name.as_str())
         .memory(vm.memory)
-        .status(match vm.status {
-            VmStatus::Up => types::VmStatus::Up,
-            VmStatus::Down => types::VmStatus::Down,
-        })
+        .status(vm_status(vm.status))
         .cluster(
             types::Cluster::new()
                 .id(vm.cluster_id.as_str())
@@ -76,6 +78,21 @@ fn vm_value(vm: &Vm) -> types::Vm {
         );
     }
     v
+}
+
+fn vm_status(s: VmStatus) -> types::VmStatus {
+    match s {
+        VmStatus::Up => types::VmStatus::Up,
+        VmStatus::Down => types::VmStatus::Down,
+        VmStatus::WaitForLaunch => types::VmStatus::WaitForLaunch,
+        VmStatus::PoweringUp => types::VmStatus::PoweringUp,
+        VmStatus::PoweringDown => types::VmStatus::PoweringDown,
+        VmStatus::RebootInProgress => types::VmStatus::RebootInProgress,
+        VmStatus::SavingState => types::VmStatus::SavingState,
+        VmStatus::Suspended => types::VmStatus::Suspended,
+        VmStatus::RestoringState => types::VmStatus::RestoringState,
+        VmStatus::ImageLocked => types::VmStatus::ImageLocked,
+    }
 }
 
 fn vm_ref(vm_id: &str) -> types::Vm {
@@ -240,6 +257,246 @@ pub fn action_failed(reason: &str, detail: &str) -> String {
 /// A fault document (R4.1).
 pub fn fault(reason: &str, detail: &str) -> String {
     xml::to_string(&fault_value(reason, detail))
+}
+
+/// A document as a tree of the store.
+pub(crate) fn node<T: ovirt::xml::ToXml + ovirt::xml::XmlType>(value: &T) -> Node {
+    Node::parse(&xml::to_string(value)).unwrap_or_else(|_| Node::new(T::TAG))
+}
+
+/// The CD-ROM every VM has (its id is all zeros, as in a real engine).
+pub(crate) fn cdrom_value(vm_id: &str) -> types::Cdrom {
+    types::Cdrom::new().id(BLANK).vm(vm_ref(vm_id))
+}
+
+/// The SPICE console every VM has.
+pub(crate) fn console_value(vm_id: &str) -> types::GraphicsConsole {
+    let id = format!("00000013-{}", &vm_id[9.min(vm_id.len())..]);
+    types::GraphicsConsole::new()
+        .id(id.as_str())
+        .protocol(types::GraphicsType::Spice)
+        .address("127.0.0.1")
+        .port(5900i64)
+        .vm(vm_ref(vm_id))
+}
+
+/// The `Active VM` snapshot every VM has.
+pub(crate) fn active_snapshot_value(vm_id: &str) -> types::Snapshot {
+    let id = format!("00000010-{}", &vm_id[9.min(vm_id.len())..]);
+    types::Snapshot::new()
+        .id(id.as_str())
+        .description("Active VM")
+        .snapshot_type(types::SnapshotType::Active)
+        .snapshot_status(types::SnapshotStatus::Ok)
+        .vm(vm_ref(vm_id))
+}
+
+/// One object to put in the store at start.
+pub(crate) struct Seed {
+    /// The concrete collection (`vms`, `vms/ID/nics`).
+    pub(crate) collection: String,
+    /// Its document.
+    pub(crate) document: String,
+}
+
+fn seed<T: ovirt::xml::ToXml + ovirt::xml::XmlType>(
+    out: &mut Vec<Seed>,
+    collection: impl Into<String>,
+    value: &T,
+) {
+    out.push(Seed {
+        collection: collection.into(),
+        document: xml::to_string(value),
+    });
+}
+
+/// Everything a new engine holds: the inventory, and the objects each engine has (the
+/// `Blank` template, a data storage domain, the `ovirtmgmt` network and its vNIC profile
+/// per data center, two users, disks for the disk attachments, a CD-ROM and an
+/// `Active VM` snapshot per VM, a few events).
+pub(crate) fn seeds(inv: &Inventory) -> Vec<Seed> {
+    let mut out = Vec::new();
+    let one = |i: u64| i as i64;
+    for d in &inv.data_centers {
+        out.push(Seed {
+            collection: "datacenters".into(),
+            document: data_center(d),
+        });
+    }
+    for c in &inv.clusters {
+        out.push(Seed {
+            collection: "clusters".into(),
+            document: cluster(c),
+        });
+    }
+    for h in &inv.hosts {
+        out.push(Seed {
+            collection: "hosts".into(),
+            document: host(h),
+        });
+    }
+    for (i, _) in ["admin", "user1"].iter().enumerate() {
+        let name = ["admin", "user1"][i];
+        let id = stable_id(Kind::User, i as u64);
+        seed(
+            &mut out,
+            "users",
+            &types::User::new()
+                .id(id.as_str())
+                .name(name)
+                .user_name(format!("{name}@internal-authz"))
+                .domain(types::Domain::new().name("internal-authz")),
+        );
+    }
+    seed(
+        &mut out,
+        "templates",
+        &types::Template::new()
+            .id(BLANK)
+            .name("Blank")
+            .description("Blank template")
+            .status(types::TemplateStatus::Ok)
+            .memory(1i64 << 30),
+    );
+    let sd_id = |i: usize| format!("0000000b-0000-4000-8000-{i:012x}");
+    for (i, d) in inv.data_centers.iter().enumerate() {
+        let dc_ref = types::DataCenter::new()
+            .id(d.id.as_str())
+            .href(href("datacenters", &d.id));
+        let sd = sd_id(i);
+        seed(
+            &mut out,
+            "storagedomains",
+            &types::StorageDomain::new()
+                .id(sd.as_str())
+                .name(if i == 0 {
+                    "data".to_string()
+                } else {
+                    format!("data{i}")
+                })
+                .r#type(types::StorageDomainType::Data)
+                .master(true)
+                .available(one(1 << 40))
+                .used(one(100 << 30))
+                .committed(0i64)
+                .storage(
+                    types::HostStorage::new()
+                        .r#type(types::StorageType::Nfs)
+                        .address("nfs.example.com")
+                        .path(format!("/exports/data{i}")),
+                )
+                .data_centers(List::from(vec![dc_ref.clone()])),
+        );
+        seed(
+            &mut out,
+            format!("datacenters/{}/storagedomains", d.id),
+            &types::StorageDomain::new()
+                .id(sd.as_str())
+                .name(if i == 0 {
+                    "data".to_string()
+                } else {
+                    format!("data{i}")
+                })
+                .r#type(types::StorageDomainType::Data)
+                .status(types::StorageDomainStatus::Active)
+                .master(true)
+                .data_center(dc_ref.clone()),
+        );
+        let net = format!("0000000c-0000-4000-8000-{i:012x}");
+        seed(
+            &mut out,
+            "networks",
+            &types::Network::new()
+                .id(net.as_str())
+                .name("ovirtmgmt")
+                .description("Management Network")
+                .data_center(dc_ref)
+                .mtu(0i64)
+                .usages(vec![
+                    types::NetworkUsage::Vm,
+                    types::NetworkUsage::Management,
+                ]),
+        );
+        let profile = format!("0000000d-0000-4000-8000-{i:012x}");
+        seed(
+            &mut out,
+            "vnicprofiles",
+            &types::VnicProfile::new()
+                .id(profile.as_str())
+                .name("ovirtmgmt")
+                .network(
+                    types::Network::new()
+                        .id(net.as_str())
+                        .href(href("networks", &net)),
+                ),
+        );
+    }
+    for vm in &inv.vms {
+        for (j, d) in vm.disk_attachments.iter().enumerate() {
+            seed(
+                &mut out,
+                "disks",
+                &types::Disk::new()
+                    .id(d.id.as_str())
+                    .name(format!("{}_Disk{}", vm.name, j + 1))
+                    .provisioned_size(one(10 << 30))
+                    .actual_size(one(1 << 30))
+                    .format(types::DiskFormat::Cow)
+                    .status(types::DiskStatus::Ok)
+                    .storage_domains(List::from(vec![types::StorageDomain::new()
+                        .id(sd_id(0).as_str())
+                        .href(href("storagedomains", &sd_id(0)))])),
+            );
+        }
+    }
+    for v in &inv.vms {
+        let mut value = vm_value(v);
+        value.initialization = Some(Box::new(
+            types::Initialization::new().host_name(format!("{}.example.com", v.name)),
+        ));
+        seed(&mut out, "vms", &value);
+        let key = |s: &str| format!("vms/{}/{s}", v.id);
+        for d in &v.disk_attachments {
+            out.push(Seed {
+                collection: key("diskattachments"),
+                document: disk_attachment(&v.id, d),
+            });
+        }
+        for n in &v.nics {
+            out.push(Seed {
+                collection: key("nics"),
+                document: nic(&v.id, n),
+            });
+        }
+        for p in &v.permissions {
+            out.push(Seed {
+                collection: key("permissions"),
+                document: permission(&v.id, p),
+            });
+        }
+        seed(&mut out, key("cdroms"), &cdrom_value(&v.id));
+        seed(&mut out, key("graphicsconsoles"), &console_value(&v.id));
+        seed(&mut out, key("snapshots"), &active_snapshot_value(&v.id));
+    }
+    for (i, h) in inv.hosts.iter().enumerate() {
+        seed(
+            &mut out,
+            "events",
+            &types::Event::new()
+                .id((i + 1).to_string())
+                .description(format!("Status of host {} was set to Up.", h.name))
+                .severity(types::LogSeverity::Normal)
+                .code(24i64)
+                .origin("oVirt")
+                .custom_id(-1i64)
+                .host(
+                    types::Host::new()
+                        .id(h.id.as_str())
+                        .href(href("hosts", &h.id)),
+                ),
+        );
+    }
+    out
 }
 
 #[cfg(test)]

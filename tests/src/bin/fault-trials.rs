@@ -275,6 +275,11 @@ async fn survey(args: &Args) {
             for e in examples.iter().take(5) {
                 eprintln!("    violation: {e}");
             }
+            for (kind, texts) in &stats.error_examples {
+                for t in texts {
+                    eprintln!("    {kind}: {t}");
+                }
+            }
             rows.push((rate, c, d, stats, t.elapsed()));
         }
     }

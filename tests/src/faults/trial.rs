@@ -61,6 +61,8 @@ pub struct TrialStats {
     pub ok: usize,
     /// Failed requests by error kind.
     pub errors: BTreeMap<String, usize>,
+    /// The text of the first few errors of each kind (at most 3 per kind).
+    pub error_examples: BTreeMap<String, Vec<String>>,
     /// Requests the server received (retries included).
     pub received: usize,
     /// Requests the server received more than once, beyond the first time.
@@ -91,6 +93,14 @@ impl TrialStats {
         self.ok += other.ok;
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.error_examples {
+            let mine = self.error_examples.entry(k.clone()).or_default();
+            for e in v {
+                if mine.len() < 3 {
+                    mine.push(e.clone());
+                }
+            }
         }
         self.received += other.received;
         self.resent += other.resent;
@@ -453,10 +463,15 @@ pub async fn survey_trial(config: TrialConfig) -> Result<(TrialStats, Vec<String
                 ));
             }
             Outcome::Failed { error, in_body } => {
-                *stats
-                    .errors
-                    .entry(format!("{:?}", error.kind()))
-                    .or_default() += 1;
+                let kind = format!("{:?}", error.kind());
+                let examples = stats.error_examples.entry(kind.clone()).or_default();
+                if examples.len() < 3 {
+                    examples.push(format!(
+                        "{what}{}: {error}",
+                        if *in_body { " (in the body)" } else { "" }
+                    ));
+                }
+                *stats.errors.entry(kind).or_default() += 1;
                 let where_ = if *in_body { " (reading the body)" } else { "" };
                 if !matches!(
                     error.kind(),

@@ -1,14 +1,33 @@
 //! Runs the fake engine until interrupted, for trying clients by hand.
 //!
 //! ```text
-//! ovirt-test-engine [--vms N] [--tls] [--ca-file FILE] [--gzip]
+//! ovirt-test-engine [--vms N] [--tls] [--ca-file FILE] [--gzip] [--pace PACE]
 //! ```
+//!
+//! `PACE` is how fast background work (a VM starting, a disk being created) moves:
+//! `instant` (the default), `requests:N` (each stage lasts N API requests), `manual`
+//! (never, in this program) or `ms:N` (each stage lasts N milliseconds).
 //!
 //! Prints the API URL, the user and password, and (with `--tls`) writes the generated CA
 //! to `--ca-file` (default `ovirt-test-engine-ca.pem` in the temporary directory).
 
-use ovirt_test_engine::{TestEngine, PASSWORD, USERNAME};
+use ovirt_test_engine::{Pace, TestEngine, PASSWORD, USERNAME};
 use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str =
+    "usage: ovirt-test-engine [--vms N] [--tls] [--ca-file FILE] [--gzip] [--pace instant|requests:N|manual|ms:N]";
+
+fn pace(text: &str) -> Option<Pace> {
+    let number = |v: &str| v.parse::<u64>().ok();
+    match text.split_once(':') {
+        None if text == "instant" => Some(Pace::Instant),
+        None if text == "manual" => Some(Pace::Manual),
+        Some(("requests", n)) => Some(Pace::Requests(u32::try_from(number(n)?).ok()?)),
+        Some(("ms", n)) => Some(Pace::Timed(Duration::from_millis(number(n)?))),
+        _ => None,
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,6 +46,13 @@ async fn main() -> ExitCode {
             },
             "--tls" => tls = true,
             "--gzip" => builder = builder.gzip(true),
+            "--pace" => match args.next().as_deref().and_then(pace) {
+                Some(p) => builder = builder.pace(p),
+                None => {
+                    eprintln!("error: --pace needs instant, requests:N, manual or ms:N");
+                    return ExitCode::from(2);
+                }
+            },
             "--ca-file" => match args.next() {
                 Some(f) => ca_file = f.into(),
                 None => {
@@ -36,7 +62,7 @@ async fn main() -> ExitCode {
             },
             other => {
                 eprintln!("error: unknown argument {other:?}");
-                eprintln!("usage: ovirt-test-engine [--vms N] [--tls] [--ca-file FILE] [--gzip]");
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         }
