@@ -145,6 +145,13 @@
 //! parameter is reported before anything is sent. Passwords and tokens never appear in
 //! errors, `Debug` output or log events.
 //!
+//! Messages name the full URL and the status line (`GET
+//! https://engine.example.com/ovirt-engine/api/vms/123: not found (HTTP 404 Not Found)`)
+//! and end with advice when the SDK recognises the mistake
+//! ([`Error::hint_text`]): an untrusted CA, an `http://` URL of a TLS port, a wrong API path.
+//! `Debug` shows the same text after the kind, then the causes, so a
+//! `fn main() -> Result<(), ovirt::Error>` prints something to act on.
+//!
 //! # Features
 //!
 //! * `native-roots` (default): trust the operating system's certificate store when no CA

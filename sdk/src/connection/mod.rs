@@ -193,19 +193,21 @@ impl Connection {
         let url = self.inner.url.clone();
         let raw = self.inner.send(call).await?;
         if (200..300).contains(&raw.status) {
-            Ok(())
-        } else {
-            let kind = match raw.status {
-                401 | 403 => ErrorKind::Authentication,
-                404 => ErrorKind::NotFound,
-                _ => ErrorKind::UnexpectedResponse,
-            };
-            Err(Error::with_message(
-                kind,
-                format!("the API root answered with HTTP status {}", raw.status),
-            )
-            .for_request("GET", &url))
+            return Ok(());
         }
+        let kind = match raw.status {
+            401 | 403 => ErrorKind::Authentication,
+            404 => ErrorKind::NotFound,
+            _ => ErrorKind::UnexpectedResponse,
+        };
+        let mut err = Error::with_message(kind, "the API root did not answer")
+            .status(raw.status)
+            .reason(&raw.reason)
+            .for_request("GET", &url);
+        if raw.status == 404 {
+            err = err.hint(crate::service::wrong_path_hint(&self.inner.base_path));
+        }
+        Err(err)
     }
 
     /// Closes the connection: new calls fail at once, the requests in flight finish (for at

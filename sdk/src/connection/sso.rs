@@ -60,14 +60,15 @@ impl Inner {
         tracing::debug!(status = raw.status, "SSO login response");
         let fail = |message: String| {
             Error::with_message(ErrorKind::Authentication, message)
+                .status(raw.status)
+                .reason(&raw.reason)
                 .for_request("POST", &self.sso.url)
         };
         let json: serde_json::Value = match serde_json::from_slice(&raw.body) {
             Ok(v) => v,
             Err(_) => {
                 return Err(fail(format!(
-                    "the SSO service answered HTTP status {} with a body that is not JSON (content type {})",
-                    raw.status,
+                    "the SSO service answered with a body that is not JSON (content type {})",
                     raw.content_type.as_deref().unwrap_or("none")
                 )))
             }
@@ -78,15 +79,16 @@ impl Inner {
             other => other.clone(),
         };
         if let Some((code, text)) = sso_error(&obj) {
-            return Err(fail(format!("SSO authentication failed: {code}: {text}")));
+            // The SSO service's own words: they say what was wrong.
+            return Err(fail(format!("{text} (SSO error {code})")));
         }
         match obj.get(&self.sso_token_name).and_then(|t| t.as_str()) {
             Some(token) if !token.is_empty() && (200..300).contains(&raw.status) => {
                 Ok(Secret(token.to_string()))
             }
             _ => Err(fail(format!(
-                "the SSO reply (HTTP status {}) has no {:?} field",
-                raw.status, self.sso_token_name
+                "the SSO reply has no {:?} field",
+                self.sso_token_name
             ))),
         }
     }
@@ -116,22 +118,20 @@ impl Inner {
         tracing::debug!(status = raw.status, "SSO logout response");
         let fail = |message: String| {
             Error::with_message(ErrorKind::Authentication, message)
+                .status(raw.status)
+                .reason(&raw.reason)
                 .for_request("POST", &self.revoke.url)
         };
         match serde_json::from_slice::<serde_json::Value>(&raw.body) {
             Ok(obj) => match sso_error(&obj) {
-                Some((code, text)) => Err(fail(format!("SSO logout failed: {code}: {text}"))),
+                Some((code, text)) => Err(fail(format!("logout: {text} (SSO error {code})"))),
                 None if (200..300).contains(&raw.status) => Ok(()),
-                None => Err(fail(format!(
-                    "SSO logout failed with HTTP status {}",
-                    raw.status
-                ))),
+                None => Err(fail("the SSO logout failed".to_owned())),
             },
             Err(_) if (200..300).contains(&raw.status) && raw.body.is_empty() => Ok(()),
-            Err(_) => Err(fail(format!(
-                "the SSO logout answered HTTP status {} with a body that is not JSON",
-                raw.status
-            ))),
+            Err(_) => Err(fail(
+                "the SSO logout answered with a body that is not JSON".to_owned(),
+            )),
         }
     }
 }

@@ -81,6 +81,7 @@ pub use codec::{
     text_list_element, write_body, write_element, write_list_body, write_list_element,
 };
 pub use encode::{encode_segment, form_encode, QueryValue};
+pub(crate) use response::wrong_path_hint;
 pub use response::{parse_fault, ResponseKind};
 pub(crate) use transport::{normalise_base_path, read_raw};
 pub use transport::{BoxFuture, Call, Method, PlainTransport, RawResponse, Transport};
@@ -441,6 +442,7 @@ impl<M: MethodWire> Request<M> {
             state: State::Pending {
                 raw,
                 check: response::check::<M>,
+                transport,
                 method,
                 url,
             },
@@ -483,7 +485,8 @@ pub struct ResponseFuture<T> {
 enum State<T> {
     Pending {
         raw: BoxFuture<Result<RawResponse, Error>>,
-        check: fn(RawResponse) -> Result<T, Error>,
+        check: fn(RawResponse, &str) -> Result<T, Error>,
+        transport: Arc<dyn Transport>,
         method: Method,
         url: String,
     },
@@ -519,12 +522,13 @@ impl<T> Future for ResponseFuture<T> {
             State::Pending {
                 raw,
                 check,
+                transport,
                 method,
                 url,
             } => {
                 let result = match raw.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(r) => r.and_then(*check),
+                    Poll::Ready(r) => r.and_then(|raw| check(raw, transport.base_path())),
                 };
                 let result = result.map_err(|e| e.for_request(method.as_str(), url));
                 self.state = State::Failed(None);
