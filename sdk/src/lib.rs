@@ -31,7 +31,7 @@
 //! // `send` puts each request on its way at once and returns a future of its result.
 //! let mut pending = Vec::new();
 //! for vm in &vms {
-//!     let vm_service = vms_service.vm_service(vm.id.as_deref().unwrap_or_default());
+//!     let vm_service = vms_service.vm_service(vm);
 //!     pending.push((
 //!         vm.name.clone().unwrap_or_default(),
 //!         vm_service.disk_attachments_service().list().send(),
@@ -68,7 +68,7 @@
 //! let pending: Vec<_> = vms
 //!     .iter()
 //!     .map(|vm| {
-//!         let vm_service = vms_service.vm_service(vm.id.as_deref().unwrap_or_default());
+//!         let vm_service = vms_service.vm_service(vm);
 //!         (
 //!             vm_service.disk_attachments_service().list().send(),
 //!             vm_service.nics_service().list().send(),
@@ -170,6 +170,7 @@
 pub mod blocking;
 pub mod connection;
 pub mod error;
+mod id;
 pub mod links;
 pub mod service;
 pub mod xml;
@@ -204,5 +205,6 @@ pub mod sample {
 
 pub use connection::{Connection, ConnectionBuilder};
 pub use error::Error;
-pub use links::Link;
+pub use id::AsId;
+pub use links::{Follow, Link};
 pub use xml::List;

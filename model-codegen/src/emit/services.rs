@@ -492,12 +492,15 @@ fn emit_locator(model: &Model, service: &Service, l: &Locator) -> TokenStream {
                 #target(self.0.child(#s))
             }
         },
+        // The value is anything that names an id (`&str`, `String`, `&vm.id`, `&vm`):
+        // `crate::AsId`, one runtime trait, so each locator is one line.
         LocatorPath::Parameter(p) => {
             let arg = ident(&naming::field_name(&p.name));
+            let name = locator_method_name(l);
             quote! {
                 #[doc = #doc]
-                pub fn #fn_name(&self, #arg: impl ::std::convert::AsRef<str>) -> #target {
-                    #target(self.0.child_value(#arg.as_ref()))
+                pub fn #fn_name(&self, #arg: impl crate::AsId) -> #target {
+                    #target(self.0.child_id(&#arg, #name))
                 }
             }
         }

@@ -152,8 +152,8 @@ Output: `vm[]` (parameter `vms`, document `<vms>`).*/
         self.0.request()
     }
     ///Locator `vm` of `vms`: service `vm` at the path + `/` + `id` percent-encoded (docs/wire.md R2.1).
-    pub fn vm_service(&self, id: impl ::std::convert::AsRef<str>) -> VmService {
-        VmService(self.0.child_value(id.as_ref()))
+    pub fn vm_service(&self, id: impl crate::AsId) -> VmService {
+        VmService(self.0.child_id(&id, "vm_service"))
     }
     ///Continues navigation by path (docs/wire.md R2.2) from this service with `path`; `full` is the whole path, for errors.
     pub fn locate(

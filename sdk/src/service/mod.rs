@@ -95,12 +95,15 @@ use crate::xml::{FromXml, XmlType};
 pub struct ServiceContext {
     transport: Arc<dyn Transport>,
     path: Arc<str>,
+    /// Why requests of this service cannot be sent (a locator was given no id).
+    invalid: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for ServiceContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceContext")
             .field("path", &self.path)
+            .field("invalid", &self.invalid)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +114,7 @@ impl ServiceContext {
         ServiceContext {
             transport,
             path: Arc::from(""),
+            invalid: None,
         }
     }
 
@@ -133,6 +137,7 @@ impl ServiceContext {
         ServiceContext {
             transport: self.transport.clone(),
             path: Arc::from(path),
+            invalid: self.invalid.clone(),
         }
     }
 
@@ -145,6 +150,22 @@ impl ServiceContext {
     /// segment (docs/wire.md R2.1, recommendation).
     pub fn child_value(&self, value: &str) -> Self {
         self.join(&encode_segment(value))
+    }
+
+    /// The context of a locator taking an id (docs/wire.md R2.1): like
+    /// [`ServiceContext::child_value`]; without an id (`None`, an object without `id`), the
+    /// requests of the service fail when sent, naming `locator`.
+    pub fn child_id(&self, id: &dyn crate::AsId, locator: &'static str) -> Self {
+        match id.as_id() {
+            Some(id) => self.child_value(id),
+            None => {
+                let mut ctx = self.join("");
+                ctx.invalid = Some(Arc::from(format!(
+                    "{locator} was given no id (None, or an object whose id is not set)"
+                )));
+                ctx
+            }
+        }
     }
 
     /// A `GET` of the list `href` names (an `href` of a returned object or list link, e.g.
@@ -171,6 +192,7 @@ impl ServiceContext {
             Ok(path) => ServiceContext {
                 transport: self.transport.clone(),
                 path: Arc::from(path),
+                invalid: self.invalid.clone(),
             }
             .request(),
             // Reported by `send` (the request is never sent).
@@ -380,6 +402,12 @@ impl<M: MethodWire> Request<M> {
             options,
             ..
         } = self;
+        if let Some(why) = &ctx.invalid {
+            return Err(Error::with_message(
+                ErrorKind::InvalidRequest,
+                format!("{}: {why}", M::NAME),
+            ));
+        }
         if let Some(missing) = M::MANDATORY.iter().find(|name| {
             !query.iter().any(|(n, _)| n == *name) && !action.iter().any(|(n, _)| n == *name)
         }) {
