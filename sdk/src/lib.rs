@@ -172,6 +172,7 @@ pub mod connection;
 pub mod error;
 mod id;
 pub mod links;
+pub mod logging;
 pub mod service;
 pub mod xml;
 

@@ -90,6 +90,7 @@ pub struct ConnectionBuilder {
     logout_timeout: Duration,
     max_retries: Option<u32>,
     max_body_bytes: Option<u64>,
+    log_bodies: bool,
 }
 
 impl fmt::Debug for ConnectionBuilder {
@@ -121,6 +122,7 @@ impl fmt::Debug for ConnectionBuilder {
             .field("sso_revoke_url", &self.sso_revoke_url)
             .field("sso_token_name", &self.sso_token_name)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("log_bodies", &self.log_bodies)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +154,7 @@ impl Default for ConnectionBuilder {
             logout_timeout: Duration::from_secs(10),
             max_retries: None,
             max_body_bytes: None,
+            log_bodies: false,
         }
     }
 }
@@ -316,6 +319,14 @@ impl ConnectionBuilder {
         self
     }
 
+    /// Send request and response bodies to the debug log, target `ovirt::body` at `TRACE`
+    /// (default false: even a subscriber at `TRACE` gets no body without this). Secrets in
+    /// them are redacted; see [`crate::logging`].
+    pub fn log_bodies(mut self, on: bool) -> Self {
+        self.log_bodies = on;
+        self
+    }
+
     fn client(&self, origin: &str) -> Result<http1_pipeline::Client, Error> {
         let any_ca = !self.ca_files.is_empty() || !self.ca_pems.is_empty();
         let mut b = http1_pipeline::Client::builder(origin)
@@ -455,6 +466,7 @@ impl ConnectionBuilder {
             in_flight: AtomicUsize::new(0),
             idle: tokio::sync::Notify::new(),
             logout_timeout: self.logout_timeout,
+            log_bodies: self.log_bodies,
         };
         Ok(Connection {
             inner: Arc::new(inner),

@@ -119,6 +119,8 @@ struct Inner {
     /// Notified when `in_flight` drops to zero.
     idle: tokio::sync::Notify,
     logout_timeout: Duration,
+    /// Whether bodies go to the debug log (`ovirt::body`, crate::logging).
+    log_bodies: bool,
 }
 
 /// Counts one request in flight for as long as it lives (its task, or until aborted).

@@ -1,6 +1,9 @@
 //! SSO: the password grant (R5.1, R5.2), the shared token and its renewal, the logout (R5.3).
 
 use bytes::Bytes;
+use tracing::Level;
+
+use crate::logging;
 
 use super::{lock, Inner, Secret};
 use crate::error::{Error, ErrorKind};
@@ -45,19 +48,31 @@ impl Inner {
             )
             .for_request("POST", &self.sso.url));
         };
-        tracing::debug!(url = %self.sso.url, user = %user, "SSO login");
+        tracing::debug!(target: logging::REQUEST, user = %user, "POST {} (SSO login)", self.sso.url);
         let mut form = String::from("grant_type=password&scope=ovirt-app-api&username=");
         form.push_str(&form_encode(user));
         form.push_str("&password=");
         form.push_str(&form_encode(&password.0));
+        if self.logs_bodies() {
+            tracing::trace!(target: logging::BODY, "request body: {}", logging::redact_form(&form));
+        }
         let req = http1_pipeline::Request::new(http1_pipeline::Method::Post, self.sso.path.clone())
             .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Accept", "application/json")
             .body(Bytes::from(form));
+        let started = std::time::Instant::now();
         let raw = read_raw(self.sso.client.send(req))
             .await
             .map_err(|e| e.for_request("POST", &self.sso.url))?;
-        tracing::debug!(status = raw.status, "SSO login response");
+        tracing::debug!(
+            target: logging::RESPONSE,
+            status = raw.status,
+            reason = %raw.reason,
+            bytes = raw.body.len(),
+            ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+            "POST {} (SSO login)",
+            self.sso.url
+        );
         let fail = |message: String| {
             Error::with_message(ErrorKind::Authentication, message)
                 .status(raw.status)
@@ -73,6 +88,9 @@ impl Inner {
                 )))
             }
         };
+        if self.log_bodies && tracing::enabled!(target: logging::BODY, Level::TRACE) {
+            tracing::trace!(target: logging::BODY, "response body: {}", logging::redact_json(&json));
+        }
         // R5.2: an array reply holds the object first.
         let obj = match &json {
             serde_json::Value::Array(items) => items.first().cloned().unwrap_or_default(),
@@ -95,7 +113,7 @@ impl Inner {
 
     /// SSO logout (R5.3).
     pub(super) async fn revoke(&self, token: &Secret) -> Result<(), Error> {
-        tracing::debug!(url = %self.revoke.url, "SSO logout");
+        tracing::debug!(target: logging::REQUEST, "POST {} (SSO logout)", self.revoke.url);
         let mut form = String::from("scope=ovirt-app-api&token=");
         form.push_str(&form_encode(&token.0));
         let req =
@@ -115,7 +133,14 @@ impl Inner {
                 .for_request("POST", &self.revoke.url))
             }
         };
-        tracing::debug!(status = raw.status, "SSO logout response");
+        tracing::debug!(
+            target: logging::RESPONSE,
+            status = raw.status,
+            reason = %raw.reason,
+            bytes = raw.body.len(),
+            "POST {} (SSO logout)",
+            self.revoke.url
+        );
         let fail = |message: String| {
             Error::with_message(ErrorKind::Authentication, message)
                 .status(raw.status)
