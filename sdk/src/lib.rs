@@ -204,8 +204,9 @@ pub mod sample {
     include!(concat!(env!("OUT_DIR"), "/sample.rs"));
 }
 
-pub use connection::{Connection, ConnectionBuilder};
+pub use connection::{probe, Connection, ConnectionBuilder, Probe};
 pub use error::Error;
 pub use id::AsId;
 pub use links::{Follow, Link};
+pub use service::WaitUntil;
 pub use xml::List;

@@ -622,7 +622,25 @@ fn emit_service(model: &Model, s: &Service, paths: &BTreeMap<String, String>) ->
     } else {
         quote!()
     };
+    // `crate::WaitUntil` (poll `get` until a condition holds), for services with a `get`.
+    let wait = s
+        .methods
+        .iter()
+        .find(|m| m.kind == MethodKind::Get)
+        .map(|m| {
+            let marker = ident(&marker_type_name(&s.name, m));
+            let get = ident(&method_fn_name(m));
+            quote! {
+                impl crate::service::WaitUntil for #ty {
+                    type Get = #marker;
+                    fn get_request(&self) -> crate::service::Request<#marker> {
+                        self.#get()
+                    }
+                }
+            }
+        });
     quote! {
+        #wait
         #[doc = #doc]
         #[derive(Clone, Debug)]
         pub struct #ty(crate::service::ServiceContext);

@@ -55,6 +55,7 @@
 
 mod builder;
 mod exchange;
+mod probe;
 mod sso;
 
 use std::fmt;
@@ -66,6 +67,7 @@ use crate::error::{Error, ErrorKind};
 use crate::service::{BoxFuture, Call, Method, RawResponse, Transport};
 
 pub use builder::ConnectionBuilder;
+pub use probe::{probe, Probe};
 
 /// The `User-Agent` of every request: this SDK's name and version (R5.4).
 pub const USER_AGENT: &str = concat!("ovirt-rs/", env!("CARGO_PKG_VERSION"));

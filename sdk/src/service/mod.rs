@@ -66,6 +66,7 @@ mod codec;
 mod encode;
 mod response;
 mod transport;
+mod wait;
 
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
@@ -85,6 +86,7 @@ pub(crate) use response::wrong_path_hint;
 pub use response::{parse_fault, ResponseKind};
 pub(crate) use transport::{normalise_base_path, read_raw};
 pub use transport::{BoxFuture, Call, Method, PlainTransport, RawResponse, Transport};
+pub use wait::WaitUntil;
 
 use crate::error::{Error, ErrorKind};
 use crate::xml::{FromXml, XmlType};
