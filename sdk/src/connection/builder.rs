@@ -238,14 +238,14 @@ impl ConnectionBuilder {
     }
 
     /// Maximum number of connections to the engine (default 5, at least 1; see
-    /// [Defaults](self#defaults-5-connections-pipeline-depth-8)).
+    /// [Defaults](crate::connection#defaults-5-connections-pipeline-depth-8)).
     pub fn connections(mut self, connections: usize) -> Self {
         self.connections = connections;
         self
     }
 
     /// Requests in flight per connection (default 8, see
-    /// [Defaults](self#defaults-5-connections-pipeline-depth-8)); 0 or 1 turns pipelining off.
+    /// [Defaults](crate::connection#defaults-5-connections-pipeline-depth-8)); 0 or 1 turns pipelining off.
     pub fn pipeline(mut self, depth: usize) -> Self {
         self.pipeline = depth;
         self
@@ -311,7 +311,7 @@ impl ConnectionBuilder {
 
     /// Maximum size of a response body, in bytes, as received and once gzip-decoded
     /// (default `None`: no limit, the timeout is then the only bound). A larger response
-    /// fails with [`ErrorKind::ResponseTooLarge`] and
+    /// fails with [`ErrorKind::ResponseTooLarge`](crate::error::ErrorKind::ResponseTooLarge) and
     /// its connection is closed; other requests on it are retried as after any connection
     /// failure.
     pub fn max_body_bytes(mut self, limit: Option<u64>) -> Self {
