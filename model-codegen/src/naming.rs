@@ -7,6 +7,8 @@
 
 use proc_macro2::{Ident, Span};
 
+use crate::ir::{Locator, Method, Parameter};
+
 /// Words Rust reserves (strict and reserved keywords, 2015-2024 editions).
 pub const KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
@@ -148,6 +150,76 @@ pub fn method_name(name: &str) -> String {
 /// Identifier of a method.
 pub fn method_ident(name: &str) -> Ident {
     ident(&method_name(name))
+}
+
+// Services: the names of service types, their methods, locators and request setters.
+
+/// Names of the methods every `Request` already has; a parameter setter with one of these
+/// names gets a trailing `_` (`host`/`upgrade` has a parameter `timeout`).
+pub const REQUEST_METHODS: &[&str] = &[
+    "header",
+    "query",
+    "timeout",
+    "options",
+    "send",
+    "into_future",
+    "into_call",
+    "service_path",
+    "set_query",
+    "set_body",
+    "set_action",
+];
+
+/// Names of the methods every service type already has (inherent, or `Clone`/`Debug`); a
+/// model method with one of these names gets a trailing `_` (`vm`/`clone` -> `clone_`).
+pub const SERVICE_METHODS: &[&str] = &[
+    "new",
+    "context",
+    "locate",
+    "service",
+    "service_for_href",
+    "follow_list",
+    "follow_object",
+    "clone",
+    "clone_from",
+    "fmt",
+];
+
+/// Name of the service method of a model method: the SDK name (`add_from_scratch`, R1.8),
+/// escaped, with `_` appended if it clashes with [`SERVICE_METHODS`].
+pub fn method_fn_name(method: &Method) -> String {
+    let s = snake(&method.sdk_name());
+    if SERVICE_METHODS.contains(&s.as_str()) {
+        format!("{s}_")
+    } else {
+        escape(&s)
+    }
+}
+
+/// Name of the service type of model service `name`: `vms` -> `VmsService`.
+pub fn service_type_name(name: &str) -> String {
+    type_name(&format!("{name}_service"))
+}
+
+/// Name of the marker type of a method: `vms` + `add_from_scratch` -> `VmsAddFromScratch`.
+pub fn marker_type_name(service: &str, method: &Method) -> String {
+    type_name(&format!("{service}_{}", method.sdk_name()))
+}
+
+/// Name of the service method of a locator: `disk_attachments` -> `disk_attachments_service`.
+pub fn locator_method_name(locator: &Locator) -> String {
+    method_name(&format!("{}_service", locator.name))
+}
+
+/// Name of the setter of a method parameter on its request (escaped; see
+/// [`REQUEST_METHODS`]).
+pub fn param_setter_name(param: &Parameter) -> String {
+    let s = snake(&param.name);
+    if REQUEST_METHODS.contains(&s.as_str()) {
+        format!("{s}_")
+    } else {
+        escape(&s)
+    }
 }
 
 #[cfg(test)]

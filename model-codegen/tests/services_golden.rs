@@ -99,7 +99,7 @@ fn verbs_segments_and_tags_come_from_the_spec() {
     let text = services(&model);
     for needle in [
         "::std::option::Option::Some(\"custom-segment\"",
-        "const VERB: crate::service::Verb = crate::service::Verb::Put;",
+        "const METHOD: crate::service::Method = crate::service::Method::Put;",
         "const OUTPUT_TAG: &'static str = \"custom_tag\";",
         "self.0.child(\"custom-bricks\")",
         "\"custom-bricks\" => self.gluster_bricks_service().locate(rest, full)",

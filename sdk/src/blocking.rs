@@ -19,7 +19,7 @@
 //! let vms = vms_service.list().wait()?;                  // waits
 //! let pending: Vec<_> = vms                               // all on their way at once
 //!     .iter()
-//!     .map(|vm| vms_service.vm_service(vm.id.as_deref().unwrap_or("")).nics_service().list().send())
+//!     .map(|vm| vms_service.vm_service(vm).nics_service().list().send())
 //!     .collect();
 //! for nics in pending {
 //!     println!("{} NICs", nics.wait()?.len());           // results in any order
@@ -171,7 +171,11 @@ impl Transport for BlockingTransport {
     }
 
     fn base_path(&self) -> &str {
-        self.connection.transport_base_path()
+        Transport::base_path(&self.connection)
+    }
+
+    fn origin(&self) -> &str {
+        Transport::origin(&self.connection)
     }
 }
 

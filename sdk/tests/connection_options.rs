@@ -4,10 +4,12 @@
 
 mod connection_common;
 
-use connection_common::{call, connect, engine, get, get_checked, ids_of, options, tls_engine};
+use connection_common::{
+    call, call_with, connect, engine, get, get_checked, ids_of, options, tls_engine,
+};
 use futures_util::future::join_all;
 use ovirt::error::ErrorKind;
-use ovirt::service::Verb;
+use ovirt::service::Method;
 use ovirt::Connection;
 use ovirt_test_engine::{Rule, TestEngine, PASSWORD, USERNAME};
 use std::time::Duration;
@@ -42,8 +44,7 @@ async fn all_content_parameter_is_also_sent_as_a_header() {
     // R1.10
     let e = engine(2).await;
     let conn = connect(&e);
-    let mut c = call(Verb::Get, "vms");
-    c.query.push(("all_content".into(), "true".into()));
+    let c = call_with(&conn, Method::Get, "vms", &[("all_content", "true")]);
     conn.transport().send(c).await.unwrap();
     let req = &e.api_requests()[0];
     assert_eq!(req.header("all-content"), Some("true"));
@@ -59,9 +60,8 @@ async fn connection_headers_are_sent_and_call_headers_override_them() {
         .header("X-Mode", "connection")
         .build()
         .unwrap();
-    let mut c = call(Verb::Get, "vms");
+    let mut c = call_with(&conn, Method::Get, "vms", &[("search", "name=vm-0000")]);
     c.headers.push(("X-Mode".into(), "call".into()));
-    c.query.push(("search".into(), "name=vm-0000".into()));
     let raw = conn.transport().send(c).await.unwrap();
     assert_eq!(ids_of(&String::from_utf8_lossy(&raw.body), "vm").len(), 1);
     let req = &e.api_requests()[0];
@@ -261,7 +261,7 @@ async fn call_timeout_overrides_the_connection_timeout() {
     e.program(Rule::get("vms").delay(Duration::from_secs(30)));
     let conn = connect(&e);
     conn.authenticate().await.unwrap();
-    let mut c = call(Verb::Get, "vms");
+    let mut c = call(&conn, Method::Get, "vms");
     c.timeout = Some(Duration::from_millis(200));
     let err = conn.transport().send(c).await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
@@ -443,7 +443,7 @@ fn async_connection_outside_a_runtime_is_an_error_not_a_panic() {
         .token("t")
         .build()
         .unwrap();
-    let pending = conn.transport().send(call(Verb::Get, "vms"));
+    let pending = conn.transport().send(call(&conn, Method::Get, "vms"));
     let err = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()

@@ -12,7 +12,8 @@
 //! * `AnyService`, an enum of every service, and path navigation (`service(path)`, R2.2).
 //!
 //! The generated code is only declarations and one-line calls into the hand-written runtime
-//! (`sdk/src/service/`), so it stays compact. It names std items with full paths (`::std::...`)
+//! (`sdk/src/service/`), so it stays compact. Names come from [`crate::naming`], Rust types
+//! from [`crate::emit::types`]. It names std items with full paths (`::std::...`)
 //! because the model has types called `Option`, `Version`, `File`, ...
 
 use std::collections::{BTreeMap, VecDeque};
@@ -20,75 +21,12 @@ use std::collections::{BTreeMap, VecDeque};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
+use crate::emit::types::{element_type, type_ref as rust_type};
 use crate::ir::*;
-use crate::naming;
-
-/// Names of the methods every `Request` already has; a parameter setter with one of these
-/// names gets a trailing `_` (`host`/`upgrade` has a parameter `timeout`).
-pub const REQUEST_METHODS: &[&str] = &[
-    "header",
-    "query",
-    "timeout",
-    "options",
-    "send",
-    "into_future",
-    "into_call",
-    "service_path",
-    "set_query",
-    "set_body",
-    "set_action",
-];
-
-/// Names of the methods every service type already has (inherent, or `Clone`/`Debug`); a
-/// model method with one of these names gets a trailing `_` (`vm`/`clone` -> `clone_`).
-pub const SERVICE_METHODS: &[&str] = &[
-    "new",
-    "context",
-    "locate",
-    "service",
-    "service_for_href",
-    "follow_list",
-    "follow_object",
-    "clone",
-    "clone_from",
-    "fmt",
-];
-
-/// Name of the service method of a model method: the SDK name (`add_from_scratch`, R1.8),
-/// escaped, with `_` appended if it clashes with [`SERVICE_METHODS`].
-pub fn method_fn_name(method: &Method) -> String {
-    let s = naming::snake(&method.sdk_name());
-    if SERVICE_METHODS.contains(&s.as_str()) {
-        format!("{s}_")
-    } else {
-        naming::escape(&s)
-    }
-}
-
-/// Name of the service type of model service `name`: `vms` -> `VmsService`.
-pub fn service_type_name(name: &str) -> String {
-    naming::type_name(&format!("{name}_service"))
-}
-
-/// Name of the marker type of a method: `vms` + `add_from_scratch` -> `VmsAddFromScratch`.
-pub fn marker_type_name(service: &str, method: &Method) -> String {
-    naming::type_name(&format!("{service}_{}", method.sdk_name()))
-}
-
-/// Name of the service method of a locator: `disk_attachments` -> `disk_attachments_service`.
-pub fn locator_method_name(locator: &Locator) -> String {
-    naming::method_name(&format!("{}_service", locator.name))
-}
-
-/// Name of the setter of a parameter (escaped; see [`REQUEST_METHODS`]).
-pub fn setter_name(param: &Parameter) -> String {
-    let s = naming::snake(&param.name);
-    if REQUEST_METHODS.contains(&s.as_str()) {
-        format!("{s}_")
-    } else {
-        naming::escape(&s)
-    }
-}
+use crate::naming::{
+    self, locator_method_name, marker_type_name, method_fn_name, param_setter_name as setter_name,
+    service_type_name,
+};
 
 fn ident(s: &str) -> Ident {
     naming::ident(s)
@@ -153,37 +91,6 @@ fn annotation_doc(a: &Annotations) -> String {
     s
 }
 
-fn primitive_type(p: Primitive) -> TokenStream {
-    match p {
-        Primitive::Boolean => quote!(bool),
-        Primitive::Integer => quote!(i64),
-        Primitive::Decimal => quote!(f64),
-        Primitive::String => quote!(::std::string::String),
-        Primitive::Date => quote!(crate::xml::DateTime),
-    }
-}
-
-/// The Rust type of the element type of `ty` (no list).
-fn element_type(ty: &TypeRef) -> TokenStream {
-    match &ty.kind {
-        TypeKind::Primitive(p) => primitive_type(*p),
-        TypeKind::Struct(n) | TypeKind::Enum(n) => {
-            let id = naming::type_ident(n);
-            quote!(crate::types::#id)
-        }
-    }
-}
-
-/// The Rust type of `ty`.
-fn rust_type(ty: &TypeRef) -> TokenStream {
-    let elem = element_type(ty);
-    if ty.list {
-        quote!(::std::vec::Vec<#elem>)
-    } else {
-        elem
-    }
-}
-
 /// Readable type of a parameter for docs: `vm`, `vm[]`, `string`.
 fn type_doc(ty: &TypeRef) -> String {
     let base = match &ty.kind {
@@ -226,7 +133,8 @@ fn kind_ident(kind: MethodKind) -> Ident {
     })
 }
 
-fn verb_ident(verb: Verb) -> Ident {
+/// The `http1_pipeline::Method` variant of a model verb.
+fn method_ident(verb: Verb) -> Ident {
     ident(match verb {
         Verb::Get => "Get",
         Verb::Post => "Post",
@@ -504,7 +412,7 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
         service.name
     );
     let name = format!("{}.{}", service.name, m.sdk_name());
-    let verb = verb_ident(m.verb);
+    let method = method_ident(m.verb);
     let kind = kind_ident(m.kind);
     let segment = match &m.segment {
         Some(s) => quote!(::std::option::Option::Some(#s)),
@@ -542,7 +450,7 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
         impl crate::service::MethodWire for #marker {
             type Output = #out_ty;
             const NAME: &'static str = #name;
-            const VERB: crate::service::Verb = crate::service::Verb::#verb;
+            const METHOD: crate::service::Method = crate::service::Method::#method;
             const SEGMENT: ::std::option::Option<&'static str> = #segment;
             const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::#kind;
             #consts
@@ -584,12 +492,15 @@ fn emit_locator(model: &Model, service: &Service, l: &Locator) -> TokenStream {
                 #target(self.0.child(#s))
             }
         },
+        // The value is anything that names an id (`&str`, `String`, `&vm.id`, `&vm`):
+        // `crate::AsId`, one runtime trait, so each locator is one line.
         LocatorPath::Parameter(p) => {
             let arg = ident(&naming::field_name(&p.name));
+            let name = locator_method_name(l);
             quote! {
                 #[doc = #doc]
-                pub fn #fn_name(&self, #arg: impl ::std::convert::AsRef<str>) -> #target {
-                    #target(self.0.child_value(#arg.as_ref()))
+                pub fn #fn_name(&self, #arg: impl crate::AsId) -> #target {
+                    #target(self.0.child_id(&#arg, #name))
                 }
             }
         }
@@ -711,7 +622,25 @@ fn emit_service(model: &Model, s: &Service, paths: &BTreeMap<String, String>) ->
     } else {
         quote!()
     };
+    // `crate::WaitUntil` (poll `get` until a condition holds), for services with a `get`.
+    let wait = s
+        .methods
+        .iter()
+        .find(|m| m.kind == MethodKind::Get)
+        .map(|m| {
+            let marker = ident(&marker_type_name(&s.name, m));
+            let get = ident(&method_fn_name(m));
+            quote! {
+                impl crate::service::WaitUntil for #ty {
+                    type Get = #marker;
+                    fn get_request(&self) -> crate::service::Request<#marker> {
+                        self.#get()
+                    }
+                }
+            }
+        });
     quote! {
+        #wait
         #[doc = #doc]
         #[derive(Clone, Debug)]
         pub struct #ty(crate::service::ServiceContext);

@@ -201,12 +201,33 @@ fn emit_struct(s: &StructType) -> TokenStream {
             }
         });
     }
+    // `crate::AsId`: a returned object names its own id to a locator (`vm_service(&vm)`).
+    let as_id = s
+        .members
+        .iter()
+        .find(|m| {
+            naming::field_name(&m.name) == "id"
+                && !m.ty.list
+                && m.ty.primitive() == Some(Primitive::String)
+        })
+        .map(|m| {
+            let f = naming::field_ident(&m.name);
+            quote! {
+                impl crate::AsId for #name {
+                    fn as_id(&self) -> ::std::option::Option<&str> {
+                        self.#f.as_deref()
+                    }
+                }
+            }
+        });
     quote! {
         #sdoc
         #[derive(Debug, Clone, Default, PartialEq)]
         pub struct #name {
             #(#fields)*
         }
+
+        #as_id
 
         impl #name {
             /// A value with every field unset; set fields with the builder methods.

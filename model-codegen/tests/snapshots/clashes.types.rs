@@ -38,6 +38,11 @@ pub struct Option {
     /// Attribute `clone`: string; element `<clone>`.
     pub clone: ::std::option::Option<::std::string::String>,
 }
+impl crate::AsId for Option {
+    fn as_id(&self) -> ::std::option::Option<&str> {
+        self.id.as_deref()
+    }
+}
 impl Option {
     /// A value with every field unset; set fields with the builder methods.
     pub fn new() -> Self {
@@ -195,6 +200,11 @@ pub struct Version {
     pub files: ::std::option::Option<crate::xml::List<crate::types::File>>,
     /// Link `method`: [`Method`]; element `<method>`.
     pub method: ::std::option::Option<::std::boxed::Box<crate::types::Method>>,
+}
+impl crate::AsId for Version {
+    fn as_id(&self) -> ::std::option::Option<&str> {
+        self.id.as_deref()
+    }
 }
 impl Version {
     /// A value with every field unset; set fields with the builder methods.

@@ -26,6 +26,11 @@ pub struct Pet {
     /// Link `owner`: [`Pet`]; element `<owner>`.
     pub owner: ::std::option::Option<::std::boxed::Box<crate::types::Pet>>,
 }
+impl crate::AsId for Pet {
+    fn as_id(&self) -> ::std::option::Option<&str> {
+        self.id.as_deref()
+    }
+}
 impl Pet {
     /// A value with every field unset; set fields with the builder methods.
     pub fn new() -> Self {

@@ -66,6 +66,7 @@ mod codec;
 mod encode;
 mod response;
 mod transport;
+mod wait;
 
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
@@ -81,8 +82,11 @@ pub use codec::{
     text_list_element, write_body, write_element, write_list_body, write_list_element,
 };
 pub use encode::{encode_segment, form_encode, QueryValue};
+pub(crate) use response::wrong_path_hint;
 pub use response::{parse_fault, ResponseKind};
-pub use transport::{BoxFuture, Call, PlainTransport, RawResponse, Transport, Verb};
+pub(crate) use transport::{normalise_base_path, read_raw};
+pub use transport::{BoxFuture, Call, Method, PlainTransport, RawResponse, Transport};
+pub use wait::WaitUntil;
 
 use crate::error::{Error, ErrorKind};
 use crate::xml::{FromXml, XmlType};
@@ -93,12 +97,15 @@ use crate::xml::{FromXml, XmlType};
 pub struct ServiceContext {
     transport: Arc<dyn Transport>,
     path: Arc<str>,
+    /// Why requests of this service cannot be sent (a locator was given no id).
+    invalid: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for ServiceContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceContext")
             .field("path", &self.path)
+            .field("invalid", &self.invalid)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +116,7 @@ impl ServiceContext {
         ServiceContext {
             transport,
             path: Arc::from(""),
+            invalid: None,
         }
     }
 
@@ -131,6 +139,7 @@ impl ServiceContext {
         ServiceContext {
             transport: self.transport.clone(),
             path: Arc::from(path),
+            invalid: self.invalid.clone(),
         }
     }
 
@@ -143,6 +152,22 @@ impl ServiceContext {
     /// segment (docs/wire.md R2.1, recommendation).
     pub fn child_value(&self, value: &str) -> Self {
         self.join(&encode_segment(value))
+    }
+
+    /// The context of a locator taking an id (docs/wire.md R2.1): like
+    /// [`ServiceContext::child_value`]; without an id (`None`, an object without `id`), the
+    /// requests of the service fail when sent, naming `locator`.
+    pub fn child_id(&self, id: &dyn crate::AsId, locator: &'static str) -> Self {
+        match id.as_id() {
+            Some(id) => self.child_value(id),
+            None => {
+                let mut ctx = self.join("");
+                ctx.invalid = Some(Arc::from(format!(
+                    "{locator} was given no id (None, or an object whose id is not set)"
+                )));
+                ctx
+            }
+        }
     }
 
     /// A `GET` of the list `href` names (an `href` of a returned object or list link, e.g.
@@ -169,6 +194,7 @@ impl ServiceContext {
             Ok(path) => ServiceContext {
                 transport: self.transport.clone(),
                 path: Arc::from(path),
+                invalid: self.invalid.clone(),
             }
             .request(),
             // Reported by `send` (the request is never sent).
@@ -195,7 +221,7 @@ pub struct FollowList<T>(PhantomData<fn() -> T>);
 impl<T: FromXml + XmlType + 'static> MethodWire for FollowList<T> {
     type Output = Vec<T>;
     const NAME: &'static str = "follow list link";
-    const VERB: Verb = Verb::Get;
+    const METHOD: Method = Method::Get;
     const SEGMENT: Option<&'static str> = None;
     const RESPONSE: ResponseKind = ResponseKind::List;
     const ITEM_TAG: &'static str = T::TAG;
@@ -211,7 +237,7 @@ pub struct FollowObject<T>(PhantomData<fn() -> T>);
 impl<T: FromXml + XmlType + 'static> MethodWire for FollowObject<T> {
     type Output = T;
     const NAME: &'static str = "follow link";
-    const VERB: Verb = Verb::Get;
+    const METHOD: Method = Method::Get;
     const SEGMENT: Option<&'static str> = None;
     const RESPONSE: ResponseKind = ResponseKind::Get;
     fn read(body: &[u8]) -> Result<T, Error> {
@@ -221,15 +247,15 @@ impl<T: FromXml + XmlType + 'static> MethodWire for FollowObject<T> {
 
 /// The wire facts of one generated method, implemented by a generated marker type.
 ///
-/// The facts come from the spec (verb, action segment, kind: docs/wire.md R1.1, R1.2); the runtime
+/// The facts come from the spec (HTTP method, action segment, kind: docs/wire.md R1.1, R1.2); the runtime
 /// only follows them.
 pub trait MethodWire: Sized + 'static {
     /// What the call returns.
     type Output: 'static;
     /// `service/method` in model names, for messages.
     const NAME: &'static str;
-    /// HTTP verb.
-    const VERB: Verb;
+    /// HTTP method.
+    const METHOD: Method;
     /// Segment appended to the service path (actions, R1.2).
     const SEGMENT: Option<&'static str>;
     /// How the response is checked before [`MethodWire::read`] (R1.6, R1.11, R4.3).
@@ -351,8 +377,25 @@ impl<M: MethodWire> Request<M> {
         self.ctx.path()
     }
 
+    /// The path of the call below the API base: the service path, then the action segment.
+    fn call_path(&self) -> String {
+        let mut path = self.ctx.path.to_string();
+        if let Some(segment) = M::SEGMENT {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(segment);
+        }
+        path
+    }
+
     /// Builds the [`Call`] (docs/wire.md R1.2-R1.9) without sending it.
     pub fn into_call(self) -> Result<(Call, Arc<dyn Transport>), Error> {
+        let path = self.call_path();
+        self.build(path)
+    }
+
+    fn build(self, path: String) -> Result<(Call, Arc<dyn Transport>), Error> {
         let Request {
             ctx,
             query,
@@ -361,12 +404,11 @@ impl<M: MethodWire> Request<M> {
             options,
             ..
         } = self;
-        let mut path = ctx.path.to_string();
-        if let Some(segment) = M::SEGMENT {
-            if !path.is_empty() {
-                path.push('/');
-            }
-            path.push_str(segment);
+        if let Some(why) = &ctx.invalid {
+            return Err(Error::with_message(
+                ErrorKind::InvalidRequest,
+                format!("{}: {why}", M::NAME),
+            ));
         }
         if let Some(missing) = M::MANDATORY.iter().find(|name| {
             !query.iter().any(|(n, _)| n == *name) && !action.iter().any(|(n, _)| n == *name)
@@ -399,41 +441,39 @@ impl<M: MethodWire> Request<M> {
             }
             None => None,
         };
-        let call = Call {
-            verb: M::VERB,
-            path,
-            query: pairs,
-            headers: options.headers,
-            body,
-            timeout: options.timeout,
-        };
+        let mut call = Call::new(M::METHOD, ctx.transport.base_path(), path, pairs);
+        call.headers = options.headers;
+        call.body = body;
+        call.timeout = options.timeout;
         Ok((call, ctx.transport))
     }
 
     /// Sends the request now (it is handed to the transport before this returns) and returns
     /// a future of its result.
     pub fn send(self) -> ResponseFuture<M::Output> {
-        // For errors found before sending: the URL without query.
-        let mut path = self.ctx.path.to_string();
-        if let Some(segment) = M::SEGMENT {
-            if !path.is_empty() {
-                path.push('/');
-            }
-            path.push_str(segment);
-        }
-        let target = encode::render_target(self.ctx.transport.base_path(), &path, &[]);
-        let (call, transport) = match self.into_call() {
+        let path = self.call_path();
+        let transport = self.ctx.transport.clone();
+        let (call, transport) = match self.build(path.clone()) {
             Ok(x) => x,
-            Err(e) => return ResponseFuture::failed(e.for_request(M::VERB.as_str(), &target)),
+            Err(e) => {
+                // Errors found before sending name the URL without query.
+                let url = format!(
+                    "{}{}",
+                    transport.origin(),
+                    encode::render_target(transport.base_path(), &path, &[])
+                );
+                return ResponseFuture::failed(e.for_request(M::METHOD.as_str(), &url));
+            }
         };
-        let url = call.target(transport.base_path());
-        let verb = call.verb;
+        let url = format!("{}{}", transport.origin(), call.target());
+        let method = call.method();
         let raw = transport.send(call);
         ResponseFuture {
             state: State::Pending {
                 raw,
                 check: response::check::<M>,
-                verb,
+                transport,
+                method,
                 url,
             },
         }
@@ -475,8 +515,9 @@ pub struct ResponseFuture<T> {
 enum State<T> {
     Pending {
         raw: BoxFuture<Result<RawResponse, Error>>,
-        check: fn(RawResponse) -> Result<T, Error>,
-        verb: Verb,
+        check: fn(RawResponse, &str) -> Result<T, Error>,
+        transport: Arc<dyn Transport>,
+        method: Method,
         url: String,
     },
     Failed(Option<Error>),
@@ -493,9 +534,9 @@ impl<T> ResponseFuture<T> {
 impl<T> std::fmt::Debug for ResponseFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.state {
-            State::Pending { verb, url, .. } => f
+            State::Pending { method, url, .. } => f
                 .debug_struct("ResponseFuture")
-                .field("verb", verb)
+                .field("method", method)
                 .field("url", url)
                 .finish_non_exhaustive(),
             State::Failed(e) => f.debug_tuple("ResponseFuture").field(e).finish(),
@@ -511,14 +552,15 @@ impl<T> Future for ResponseFuture<T> {
             State::Pending {
                 raw,
                 check,
-                verb,
+                transport,
+                method,
                 url,
             } => {
                 let result = match raw.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(r) => r.and_then(*check),
+                    Poll::Ready(r) => r.and_then(|raw| check(raw, transport.base_path())),
                 };
-                let result = result.map_err(|e| e.for_request(verb.as_str(), url));
+                let result = result.map_err(|e| e.for_request(method.as_str(), url));
                 self.state = State::Failed(None);
                 Poll::Ready(result)
             }

@@ -1,5 +1,7 @@
 //! The thin HTTP layer services call: [`Transport`], the [`Call`] it sends and the
-//! [`RawResponse`] it returns, and [`PlainTransport`] over an `http1_pipeline::Client`.
+//! [`RawResponse`] it returns, the one translation of a call into an
+//! [`http1_pipeline::Request`] ([`Call::into_request`]), and [`PlainTransport`] over an
+//! `http1_pipeline::Client`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,67 +9,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::encode::{form_encode_into, render_target};
+pub use http1_pipeline::Method;
+
+use super::encode::render_target;
 use crate::error::Error;
 
 /// A boxed, `Send`, `'static` future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The HTTP verbs services use (docs/wire.md R1.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Verb {
-    /// `GET`: get and list.
-    Get,
-    /// `POST`: add and actions.
-    Post,
-    /// `PUT`: update.
-    Put,
-    /// `DELETE`: remove.
-    Delete,
-    /// `PATCH` (not used by the oVirt model; a spec may name it).
-    Patch,
-}
-
-impl Verb {
-    /// The method token, e.g. `"GET"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Get => "GET",
-            Verb::Post => "POST",
-            Verb::Put => "PUT",
-            Verb::Delete => "DELETE",
-            Verb::Patch => "PATCH",
-        }
-    }
-
-    /// True for `GET`, `PUT` and `DELETE`: repeating the request has the same effect.
-    pub fn is_idempotent(self) -> bool {
-        !matches!(self, Verb::Post | Verb::Patch)
-    }
-
-    fn to_core(self) -> http1_pipeline::Method {
-        match self {
-            Verb::Get => http1_pipeline::Method::Get,
-            Verb::Post => http1_pipeline::Method::Post,
-            Verb::Put => http1_pipeline::Method::Put,
-            Verb::Delete => http1_pipeline::Method::Delete,
-            Verb::Patch => http1_pipeline::Method::Patch,
-        }
-    }
-}
-
-/// One request of a service method, as the runtime built it. `Debug` shows header names only
-/// and the body's length (headers and bodies may carry secrets).
+/// One request of a service method, as the runtime built it: method, service path, query
+/// and the request target rendered from them once. `Debug` shows header names only and the
+/// body's length (headers and bodies may carry secrets).
 #[derive(Clone)]
 pub struct Call {
-    /// HTTP verb.
-    pub verb: Verb,
-    /// Path relative to the API base, without leading `/`, segments already percent-encoded
-    /// (docs/wire.md R2.1), e.g. `vms/123/nics`; empty for the root service.
-    pub path: String,
-    /// Query pairs, not yet encoded (docs/wire.md R1.3), in the order they are sent.
-    pub query: Vec<(String, String)>,
+    method: Method,
+    path: String,
+    query: Vec<(String, String)>,
+    target: String,
     /// Extra headers of this call (docs/wire.md R1.9); a transport adds its own (R5.4).
     pub headers: Vec<(String, String)>,
     /// XML request body, if any (sent with `Content-Type: application/xml`).
@@ -90,9 +48,8 @@ impl std::fmt::Debug for HeaderNames<'_> {
 impl std::fmt::Debug for Call {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Call")
-            .field("verb", &self.verb)
-            .field("path", &self.path)
-            .field("query", &self.query)
+            .field("method", &self.method)
+            .field("target", &self.target)
             .field("headers", &HeaderNames(&self.headers))
             .field("body_len", &self.body.as_ref().map(|b| b.len()))
             .field("timeout", &self.timeout)
@@ -101,41 +58,117 @@ impl std::fmt::Debug for Call {
 }
 
 impl Call {
+    /// A call of `method` to `path` (relative to the API base `base_path`, without leading
+    /// `/`, segments already percent-encoded, docs/wire.md R2.1; empty for the root service)
+    /// with `query` (not yet encoded, in the order sent, R1.3). The request target
+    /// `base_path/path?query` is rendered here, once (R1.2, R1.3).
+    pub fn new(
+        method: Method,
+        base_path: &str,
+        path: impl Into<String>,
+        query: Vec<(String, String)>,
+    ) -> Call {
+        let path = path.into();
+        let target = render_target(base_path, &path, &query);
+        Call {
+            method,
+            path,
+            query,
+            target,
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+        }
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The path below the API base, e.g. `vms/123/nics`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query pairs, not encoded.
+    pub fn query(&self) -> &[(String, String)] {
+        &self.query
+    }
+
+    /// The request target: the API base path, `/`, the path, `?` and the form-encoded query,
+    /// e.g. `/ovirt-engine/api/vms?search=name%3Dweb%2A`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
     /// True if the call may be repeated safely after a connection failure.
     pub fn is_idempotent(&self) -> bool {
-        self.verb.is_idempotent()
+        self.method.is_idempotent()
     }
 
-    /// The request target: `base_path` + `/` + path + `?` + form-encoded query (docs/wire.md R1.2, R1.3).
-    /// `base_path` is the path of the API entry point, e.g. `/ovirt-engine/api`.
-    pub fn target(&self, base_path: &str) -> String {
-        render_target(base_path, &self.path, &self.query)
-    }
-
-    /// The query string alone, form-encoded, without `?`.
-    pub fn query_string(&self) -> String {
-        let mut out = String::new();
-        for (i, (k, v)) in self.query.iter().enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            form_encode_into(&mut out, k);
-            out.push('=');
-            form_encode_into(&mut out, v);
+    /// The request `http1_pipeline` sends for this call: its target, the call's headers, then
+    /// `Accept` and `Content-Type: application/xml` (docs/wire.md R5.4), body and time limit.
+    /// Both [`PlainTransport`] and the [`Connection`](crate::Connection) send this; the
+    /// connection adds `Version`, `All-Content` and `Authorization`.
+    pub fn into_request(self) -> http1_pipeline::Request {
+        let mut req = http1_pipeline::Request::new(self.method, self.target);
+        for (k, v) in self.headers {
+            req = req.header(k, v);
         }
-        out
+        req = req
+            .header("Accept", "application/xml")
+            .header("Content-Type", "application/xml");
+        if let Some(body) = self.body {
+            req = req.body(body);
+        }
+        if self.timeout.is_some() {
+            req = req.timeout(self.timeout);
+        }
+        req
     }
 }
 
-/// The answer to a [`Call`].
-#[derive(Clone, Debug)]
+/// The answer to a [`Call`]: status, reason phrase, content type and the whole body.
+/// `Debug` shows the body's length only (a body may carry secrets, and is long).
+#[derive(Clone)]
 pub struct RawResponse {
     /// HTTP status.
     pub status: u16,
+    /// The reason phrase of the status line (`Not Found`; may be empty).
+    pub reason: String,
     /// `Content-Type` header, if any.
     pub content_type: Option<String>,
     /// The whole body (decompressed).
     pub body: Bytes,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("reason", &self.reason)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Reads a response whole into a [`RawResponse`].
+pub(crate) async fn read_raw(
+    pending: http1_pipeline::ResponseFuture,
+) -> Result<RawResponse, Error> {
+    let response = pending.await?;
+    let status = response.status();
+    let reason = response.reason().to_owned();
+    let content_type = response.headers().get("content-type").map(str::to_owned);
+    let body = response.bytes().await?;
+    Ok(RawResponse {
+        status,
+        reason,
+        content_type,
+        body,
+    })
 }
 
 /// Sends calls. Services hold one as `Arc<dyn Transport>`.
@@ -147,13 +180,17 @@ pub trait Transport: Send + Sync + 'static {
     /// Sends `call`; the future resolves to the response (any status) or a transport error.
     fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>>;
 
-    /// Path of the API entry point (e.g. `/ovirt-engine/api`), used to turn an `href` into a
-    /// service path (docs/wire.md R2.2) and to name URLs in errors.
+    /// Path of the API entry point (e.g. `/ovirt-engine/api`), used to build request targets,
+    /// to turn an `href` into a service path (docs/wire.md R2.2) and to name URLs in errors.
     fn base_path(&self) -> &str;
+
+    /// Scheme, host and port the calls go to (`https://engine.example.com:443`), to name
+    /// full URLs in errors.
+    fn origin(&self) -> &str;
 }
 
-/// A [`Transport`] over a [`http1_pipeline::Client`], adding only `Accept` and `Content-Type`
-/// headers: no login, no `Authorization` or `Version` header (the connection adds those,
+/// A [`Transport`] over a [`http1_pipeline::Client`], sending [`Call::into_request`] as it is:
+/// no login, no `Authorization` or `Version` header (the connection adds those,
 /// docs/wire.md R5.4).
 #[derive(Clone, Debug)]
 pub struct PlainTransport {
@@ -161,60 +198,41 @@ pub struct PlainTransport {
     base_path: String,
 }
 
+/// `base_path` with a leading `/` and no trailing `/` (empty for the root).
+pub(crate) fn normalise_base_path(base_path: impl Into<String>) -> String {
+    let mut base_path = base_path.into();
+    while base_path.ends_with('/') {
+        base_path.pop();
+    }
+    if !base_path.is_empty() && !base_path.starts_with('/') {
+        base_path.insert(0, '/');
+    }
+    base_path
+}
+
 impl PlainTransport {
     /// A transport sending to `base_path` (e.g. `/ovirt-engine/api`; a trailing `/` is
     /// ignored) on `client`'s origin.
     pub fn new(client: http1_pipeline::Client, base_path: impl Into<String>) -> Self {
-        let mut base_path = base_path.into();
-        while base_path.ends_with('/') {
-            base_path.pop();
+        PlainTransport {
+            client,
+            base_path: normalise_base_path(base_path),
         }
-        if !base_path.is_empty() && !base_path.starts_with('/') {
-            base_path.insert(0, '/');
-        }
-        PlainTransport { client, base_path }
-    }
-
-    /// The request `http1_pipeline` will send for `call`: its target, the call's headers, then
-    /// `Accept` and `Content-Type` (docs/wire.md R5.4), body and time limit.
-    pub fn request(&self, call: Call) -> http1_pipeline::Request {
-        let target = call.target(&self.base_path);
-        let mut req = http1_pipeline::Request::new(call.verb.to_core(), target);
-        for (k, v) in call.headers {
-            req = req.header(k, v);
-        }
-        req = req
-            .header("Accept", "application/xml")
-            .header("Content-Type", "application/xml");
-        if let Some(body) = call.body {
-            req = req.body(body);
-        }
-        if call.timeout.is_some() {
-            req = req.timeout(call.timeout);
-        }
-        req
     }
 }
 
 impl Transport for PlainTransport {
     fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
         // `http1_pipeline::Client::send` queues the request at once (see its docs).
-        let pending = self.client.send(self.request(call));
-        Box::pin(async move {
-            let response = pending.await?;
-            let status = response.status();
-            let content_type = response.headers().get("content-type").map(str::to_owned);
-            let body = response.bytes().await?;
-            Ok(RawResponse {
-                status,
-                content_type,
-                body,
-            })
-        })
+        Box::pin(read_raw(self.client.send(call.into_request())))
     }
 
     fn base_path(&self) -> &str {
         &self.base_path
+    }
+
+    fn origin(&self) -> &str {
+        self.client.origin()
     }
 }
 
@@ -224,19 +242,32 @@ mod tests {
 
     #[test]
     fn debug_of_a_call_shows_no_header_value_or_body() {
-        let call = Call {
-            verb: Verb::Post,
-            path: "vms".into(),
-            query: vec![("max".into(), "1".into())],
-            headers: vec![("Authorization".into(), "Bearer s3cret".into())],
-            body: Some(Bytes::from_static(b"<vm><password>pw</password></vm>")),
-            timeout: None,
-        };
+        let mut call = Call::new(
+            Method::Post,
+            "/ovirt-engine/api",
+            "vms",
+            vec![("max".into(), "1".into())],
+        );
+        call.headers = vec![("Authorization".into(), "Bearer s3cret".into())];
+        call.body = Some(Bytes::from_static(b"<vm><password>pw</password></vm>"));
         let text = format!("{call:?}");
         assert!(text.contains("Authorization"), "{text}");
         assert!(!text.contains("s3cret"), "{text}");
         assert!(!text.contains("pw"), "{text}");
-        assert_eq!(call.query_string(), "max=1");
+        assert_eq!(call.target(), "/ovirt-engine/api/vms?max=1");
         assert!(!call.is_idempotent());
+    }
+
+    #[test]
+    fn debug_of_a_raw_response_shows_no_body() {
+        let raw = RawResponse {
+            status: 200,
+            reason: "OK".into(),
+            content_type: Some("application/xml".into()),
+            body: Bytes::from_static(b"<vm><password>pw</password></vm>"),
+        };
+        let text = format!("{raw:?}");
+        assert!(!text.contains("pw"), "{text}");
+        assert!(text.contains("body_len: 32"), "{text}");
     }
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use ovirt::service::{
-    BoxFuture, Call, MethodWire, RawResponse, ResponseKind, ServiceContext, Verb,
+    BoxFuture, Call, Method, MethodWire, RawResponse, ResponseKind, ServiceContext, Transport,
 };
 use ovirt::{Connection, ConnectionBuilder, Error};
 use ovirt_test_engine::{TestEngine, PASSWORD, USERNAME};
@@ -37,21 +37,24 @@ pub fn connect(engine: &TestEngine) -> Connection {
     options(engine).build().unwrap()
 }
 
-pub fn call(verb: Verb, path: &str) -> Call {
-    Call {
-        verb,
-        path: path.to_string(),
-        query: Vec::new(),
-        headers: Vec::new(),
-        body: None,
-        timeout: None,
-    }
+/// A call of `method` to `path` (below the API base of `conn`) with `query`.
+pub fn call_with(conn: &Connection, method: Method, path: &str, query: &[(&str, &str)]) -> Call {
+    let query = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Call::new(method, conn.base_path(), path, query)
+}
+
+/// A call of `method` to `path` (below the API base of `conn`).
+pub fn call(conn: &Connection, method: Method, path: &str) -> Call {
+    call_with(conn, method, path, &[])
 }
 
 /// Sends a GET of `path` (relative to the API base) through the connection's transport;
 /// the request is on its way when this returns.
 pub fn get(conn: &Connection, path: &str) -> BoxFuture<Result<RawResponse, Error>> {
-    conn.transport().send(call(Verb::Get, path))
+    conn.transport().send(call(conn, Method::Get, path))
 }
 
 /// A stand-in "get" method returning the body, to exercise the services' response checks
@@ -61,7 +64,7 @@ pub struct GetBody;
 impl MethodWire for GetBody {
     type Output = Bytes;
     const NAME: &'static str = "test/get";
-    const VERB: Verb = Verb::Get;
+    const METHOD: Method = Method::Get;
     const SEGMENT: Option<&'static str> = None;
     const RESPONSE: ResponseKind = ResponseKind::Get;
     fn read(body: &[u8]) -> Result<Bytes, Error> {

@@ -1,0 +1,208 @@
+//! One API exchange: the call turned into a request with the connection's headers and the
+//! token, sent as a task of its own, and re-sent once after a new login on 401 (R4.5).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{InFlight, Inner, Secret};
+use crate::error::{Error, ErrorKind};
+use tracing::Level;
+
+use crate::logging;
+use crate::service::{read_raw, BoxFuture, Call, RawResponse};
+
+/// Headers every API request gets from the connection itself (R5.4).
+const FIXED_HEADERS: [&str; 4] = ["Version", "Authorization", "Accept", "Content-Type"];
+
+/// The task of one request; aborted when dropped (which cancels the request).
+struct Exchange(tokio::task::JoinHandle<Result<RawResponse, Error>>);
+
+impl std::future::Future for Exchange {
+    type Output = Result<RawResponse, Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| {
+                Err(Error::with_message(
+                    ErrorKind::Connection,
+                    format!("the request task ended unexpectedly: {e}"),
+                ))
+            })
+        })
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn with_token(mut req: http1_pipeline::Request, token: &Secret) -> http1_pipeline::Request {
+    req = req.header("Authorization", format!("Bearer {}", token.0));
+    req
+}
+
+impl Inner {
+    /// Sends an API call. With a token at hand the request is handed to the HTTP client
+    /// before this returns; without one, the future first waits for the shared login.
+    pub(super) fn send(self: &Arc<Self>, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
+        if let Err(e) = self.check_open() {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Box::pin(std::future::ready(Err(Error::with_message(
+                ErrorKind::InvalidRequest,
+                "an async Connection is used outside a tokio runtime; \
+                 use ConnectionBuilder::build_blocking for programs without one",
+            ))));
+        }
+        // The debug log (crate::logging): the request line and headers now, the status
+        // and time when the answer is in.
+        let line: Option<Arc<str>> = (tracing::enabled!(target: logging::REQUEST, Level::DEBUG)
+            || tracing::enabled!(target: logging::RESPONSE, Level::DEBUG))
+        .then(|| {
+            Arc::from(format!(
+                "{} {}{}",
+                call.method(),
+                self.client.origin(),
+                call.target()
+            ))
+        });
+        let body = call.body.clone();
+        let req = self.request(call);
+        if let Some(line) = &line {
+            tracing::debug!(
+                target: logging::REQUEST,
+                headers = %logging::headers(&req, true),
+                "{line}"
+            );
+        }
+        if let Some(body) = body.filter(|_| self.logs_bodies()) {
+            tracing::trace!(target: logging::BODY, "request body: {}", logging::body(&body));
+        }
+        let this = self.clone();
+        let in_flight = InFlight::new(self);
+        // The exchange runs as a task of its own, so the request keeps moving (through
+        // login, back-pressure of the HTTP client, re-login) even while the caller awaits
+        // other answers first; dropping the returned future aborts it.
+        let task = match self.current(None) {
+            Some((token, generation)) => {
+                // A token is at hand: the request is queued before `send` returns.
+                let pending = self.client.send(with_token(req.clone(), &token));
+                tokio::spawn(async move {
+                    let _in_flight = in_flight;
+                    this.finish(req, pending, generation, line).await
+                })
+            }
+            None => tokio::spawn(async move {
+                let _in_flight = in_flight;
+                let (token, generation) = this.token(None).await?;
+                let pending = this.client.send(with_token(req.clone(), &token));
+                this.finish(req, pending, generation, line).await
+            }),
+        };
+        Box::pin(Exchange(task))
+    }
+
+    pub(super) fn check_open(&self) -> Result<(), Error> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::with_message(
+                ErrorKind::InvalidRequest,
+                "the connection is closed",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The request for `call`, without `Authorization` (R5.4, R1.9, R1.10).
+    fn request(&self, mut call: Call) -> http1_pipeline::Request {
+        // R1.9: connection-wide headers first; the call's own replace those of the same name.
+        if !self.headers.is_empty() {
+            let mut headers: Vec<(String, String)> = self
+                .headers
+                .iter()
+                .filter(|(k, _)| !call.headers.iter().any(|(c, _)| c.eq_ignore_ascii_case(k)))
+                .cloned()
+                .collect();
+            headers.append(&mut call.headers);
+            call.headers = headers;
+        }
+        // R1.9: a caller cannot replace the fixed headers of R5.4; a second copy would make
+        // the engine read the caller's (the first), so it is left out.
+        call.headers.retain(|(k, _)| {
+            let fixed = FIXED_HEADERS.iter().any(|f| f.eq_ignore_ascii_case(k));
+            if fixed {
+                tracing::debug!(header = %k, "ignoring a caller header that the SDK sets itself");
+            }
+            !fixed
+        });
+        // R1.10: `all_content` is also sent as a header.
+        let all_content = call
+            .query()
+            .iter()
+            .find(|(k, _)| k == "all_content")
+            .map(|(_, v)| v.clone());
+        let mut req = call.into_request().header("Version", "4");
+        if let Some(v) = all_content {
+            req = req.header("All-Content", v);
+        }
+        req
+    }
+
+    /// Sends `req` with the token of generation `generation`; on 401 logs in again (once
+    /// for all requests that failed with that token) and re-sends once (R4.5).
+    async fn finish(
+        self: Arc<Self>,
+        req: http1_pipeline::Request,
+        pending: http1_pipeline::ResponseFuture,
+        generation: u64,
+        line: Option<Arc<str>>,
+    ) -> Result<RawResponse, Error> {
+        let started = std::time::Instant::now();
+        let raw = read_raw(pending).await?;
+        self.log_response(line.as_deref(), &raw, started);
+        if raw.status != 401 || self.credentials.is_none() || self.closed.load(Ordering::Acquire) {
+            return Ok(raw);
+        }
+        // R4.5: a request rejected with 401 was not executed; log in again (once for all
+        // requests that failed with this token) and send it once more.
+        tracing::debug!(target: logging::RESPONSE, "token rejected; logging in again");
+        let (token, _) = self.token(Some(generation)).await?;
+        let started = std::time::Instant::now();
+        let raw = read_raw(self.client.send(with_token(req, &token))).await?;
+        self.log_response(line.as_deref(), &raw, started);
+        Ok(raw)
+    }
+
+    /// True if bodies go to the log: asked for, and the `ovirt::body` target enabled.
+    pub(super) fn logs_bodies(&self) -> bool {
+        self.log_bodies && tracing::enabled!(target: logging::BODY, Level::TRACE)
+    }
+
+    /// The response events of the debug log (crate::logging).
+    pub(super) fn log_response(
+        &self,
+        line: Option<&str>,
+        raw: &RawResponse,
+        started: std::time::Instant,
+    ) {
+        if let Some(line) = line {
+            tracing::debug!(
+                target: logging::RESPONSE,
+                status = raw.status,
+                reason = %raw.reason,
+                bytes = raw.body.len(),
+                ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+                "{line}"
+            );
+        }
+        if self.logs_bodies() {
+            tracing::trace!(target: logging::BODY, "response body: {}", logging::body(&raw.body));
+        }
+    }
+}
