@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 /// ```
 /// use ovirt_test_engine::{RequestCap, TestEngine};
 /// // Like Apache httpd with `MaxKeepAliveRequests 100`, which answers 101 requests.
-/// let builder = TestEngine::builder().request_cap(RequestCap::Announced(101));
+/// let builder = TestEngine::builder().request_cap(Some(RequestCap::Announced(101)));
 /// # let _ = builder;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
