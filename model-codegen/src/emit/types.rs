@@ -341,6 +341,12 @@ fn emit_enum(e: &EnumType) -> TokenStream {
             ) -> ::std::result::Result<Self, crate::xml::XmlError> {
                 crate::xml::read_scalar(r, e)
             }
+            fn from_xml_opt(
+                r: &mut crate::xml::XmlReader<'_>,
+                e: &crate::xml::Start<'_>,
+            ) -> ::std::result::Result<::std::option::Option<Self>, crate::xml::XmlError> {
+                crate::xml::read_scalar_opt(r, e)
+            }
         }
 
         impl crate::xml::ToXml for #name {
@@ -351,7 +357,7 @@ fn emit_enum(e: &EnumType) -> TokenStream {
 
         impl crate::xml::Scalar for #name {
             fn parse_xml(text: &str) -> ::std::result::Result<Self, ::std::string::String> {
-                ::std::result::Result::Ok(Self::from_wire(text))
+                ::std::result::Result::Ok(Self::from_wire(&crate::xml::token(text)))
             }
             fn write_xml(&self, out: &mut ::std::string::String) {
                 out.push_str(self.as_str());

@@ -473,7 +473,7 @@ pub enum Value {
     /// `unknown`.
     Unknown,
     /// `x86_64`.
-    X8664,
+    X86_64,
     /// `UPPER`.
     Upper,
     /// A value this SDK does not know (from a newer engine), as sent.
@@ -485,7 +485,7 @@ impl Value {
         Self::Self_,
         Self::Type,
         Self::Unknown,
-        Self::X8664,
+        Self::X86_64,
         Self::Upper,
     ];
     /// The text on the wire.
@@ -494,7 +494,7 @@ impl Value {
             Self::Self_ => "self",
             Self::Type => "type",
             Self::Unknown => "unknown",
-            Self::X8664 => "x86_64",
+            Self::X86_64 => "x86_64",
             Self::Upper => "UPPER",
             Self::Unrecognized(s) => s,
         }
@@ -506,7 +506,7 @@ impl Value {
             "self" => Self::Self_,
             "type" => Self::Type,
             "unknown" => Self::Unknown,
-            "x86_64" => Self::X8664,
+            "x86_64" => Self::X86_64,
             "UPPER" => Self::Upper,
             _ if s.bytes().any(|b| b.is_ascii_uppercase()) => {
                 match Self::from_wire(&s.to_ascii_lowercase()) {
@@ -542,6 +542,12 @@ impl crate::xml::FromXml for Value {
     ) -> ::std::result::Result<Self, crate::xml::XmlError> {
         crate::xml::read_scalar(r, e)
     }
+    fn from_xml_opt(
+        r: &mut crate::xml::XmlReader<'_>,
+        e: &crate::xml::Start<'_>,
+    ) -> ::std::result::Result<::std::option::Option<Self>, crate::xml::XmlError> {
+        crate::xml::read_scalar_opt(r, e)
+    }
 }
 impl crate::xml::ToXml for Value {
     fn to_xml(&self, w: &mut crate::xml::XmlWriter, tag: &str) {
@@ -550,7 +556,7 @@ impl crate::xml::ToXml for Value {
 }
 impl crate::xml::Scalar for Value {
     fn parse_xml(text: &str) -> ::std::result::Result<Self, ::std::string::String> {
-        ::std::result::Result::Ok(Self::from_wire(text))
+        ::std::result::Result::Ok(Self::from_wire(&crate::xml::token(text)))
     }
     fn write_xml(&self, out: &mut ::std::string::String) {
         out.push_str(self.as_str());
