@@ -200,6 +200,20 @@ fn emit_struct(s: &StructType) -> TokenStream {
                 self
             }
         });
+        // A setter named by a Rust keyword (`r#type`) also gets a plain spelling (`type_`).
+        if let Some(raw) = naming::setter_name(&m.name).strip_prefix("r#") {
+            let alias = naming::ident(&format!("{raw}_"));
+            let ad = doc(format!(
+                "Same as `.r#{raw}(..)`: `{raw}` is a Rust keyword, so this spelling is offered too (the field stays `r#{raw}`)."
+            ));
+            setters.push(quote! {
+                #ad
+                #[inline]
+                pub fn #alias(self, value: impl ::std::convert::Into<#st>) -> Self {
+                    self.#setter(value)
+                }
+            });
+        }
     }
     // `crate::AsId`: a returned object names its own id to a locator (`vm_service(&vm)`).
     let as_id = s
