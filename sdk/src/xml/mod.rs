@@ -37,8 +37,10 @@ mod writer;
 
 pub use datetime::DateTime;
 pub use list::List;
+#[doc(hidden)]
+pub use reader::set_link;
 pub use reader::{
-    from_slice, from_str, from_str_list, from_str_tagged, root_tag, set_link, Start, XmlReader,
+    from_slice, from_str, from_str_list, from_str_tagged, root_tag, Start, XmlReader,
 };
 pub use scalar::Scalar;
 pub use stream::ListReader;

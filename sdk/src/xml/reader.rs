@@ -376,6 +376,7 @@ impl<'a> XmlReader<'a> {
 
     /// Reads an inline list-typed link (`<nics><nic/>...</nics>`, R3.6) into
     /// `slot`, keeping an href already known from a `<link>`.
+    #[doc(hidden)]
     pub fn link_list<T: FromXml>(
         &mut self,
         start: &Start<'_>,
@@ -394,6 +395,7 @@ impl<'a> XmlReader<'a> {
 
     /// Reads a `<link rel=".." href=".."/>` element; `None` when `rel` or
     /// `href` is missing (such links are ignored, R3.6).
+    #[doc(hidden)]
     pub fn link(&mut self, start: &Start<'_>) -> Result<Option<(String, String)>, XmlError> {
         let rel = start.attr_text("rel")?;
         let href = start.attr_text("href")?;
@@ -499,6 +501,7 @@ pub(crate) fn is_item(tag: &[u8], item: &[u8]) -> bool {
 }
 
 /// Sets the href of a list link announced by `<link rel href>` (R3.6).
+#[doc(hidden)]
 pub fn set_link<T>(slot: &mut Option<List<T>>, href: String) {
     slot.get_or_insert_with(List::default).href = Some(href);
 }
