@@ -202,9 +202,9 @@ mod config;
 mod conn;
 mod connect;
 mod error;
+mod future;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod future;
 mod headers;
 mod job;
 mod method;

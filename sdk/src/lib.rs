@@ -89,6 +89,12 @@
 //! Runnable versions against an embedded test engine or a real one:
 //! `cargo run --release -p ovirt --example inventory` and `--example inventory_blocking`.
 //!
+//! # Concepts
+//!
+//! Searching (`search`, `max`, `case_sensitive`), `follow`, `all_content`, async actions
+//! and jobs, correlation ids, links and how to follow them, and names that are Rust
+//! keywords (`r#type`, `async_`): see [`concepts`].
+//!
 //! # Pipelining
 //!
 //! [`ConnectionBuilder::connections`] (default 5) connections are opened as needed, and
@@ -168,6 +174,7 @@
 #![recursion_limit = "256"]
 
 pub mod blocking;
+pub mod concepts;
 pub mod connection;
 pub mod error;
 mod id;

@@ -5,7 +5,9 @@ impl crate::service::WaitUntil for SystemService {
         self.get()
     }
 }
-///Service `system`. The root service: its path is the API entry URL.
+/**The root of every path: the engine's product and version information, a summary of its objects, and the locators of every top-level collection.
+
+Service `system`. The root service: its path is the API entry URL.*/
 #[derive(Clone, Debug)]
 pub struct SystemService(crate::service::ServiceContext);
 impl SystemService {
@@ -17,14 +19,16 @@ impl SystemService {
     pub fn context(&self) -> &crate::service::ServiceContext {
         &self.0
     }
-    /**`get` of service `system` (get): `GET` to the service path.
+    /**Reads the engine's API entry point.
 
-Parameters (setters of the returned request):
+`get` of service `system` (get): `GET` to the service path.
 
-* `follow` (`string`): query parameter `follow`
+Parameters, set on the returned [`SystemGetRequest`]:
+
+* [`follow`](SystemGetRequest::follow) (`string`, optional, in), sent as query parameter `follow`.
 
 Output: `vm` (parameter `vm`, document `<vm>`).*/
-    pub fn get(&self) -> crate::service::Request<SystemGet> {
+    pub fn get(&self) -> SystemGetRequest {
         self.0.request()
     }
     ///Locator `vms` of `system`: service `vms` at the path + `/vms` ([wire rule R2.1](crate::wire)).
@@ -67,6 +71,7 @@ Output: `vm` (parameter `vm`, document `<vm>`).*/
         self.clone().locate(path, href)
     }
     ///Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors.
+    #[doc(hidden)]
     pub fn locate(
         self,
         path: &str,
@@ -86,7 +91,9 @@ Output: `vm` (parameter `vm`, document `<vm>`).*/
         }
     }
 }
-///Marker of method `get` of service `system` for `crate::service::Request`.
+///The request of [`SystemService::get`](SystemService::get): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type SystemGetRequest = crate::service::Request<SystemGet>;
+///How method `get` of service `system` travels (verb, path, output reader); its request is [`SystemGetRequest`].
 #[derive(Debug)]
 pub enum SystemGet {}
 impl crate::service::MethodWire for SystemGet {
@@ -99,8 +106,8 @@ impl crate::service::MethodWire for SystemGet {
         crate::service::read_body(body, "vm")
     }
 }
-impl crate::service::Request<SystemGet> {
-    ///Sets parameter `follow` (`string`), sent as query parameter `follow`.
+impl SystemGetRequest {
+    ///Sets `follow` (`string`, optional, in), sent as query parameter `follow`. See [follow](crate::concepts#follow).
     pub fn follow(
         self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -108,7 +115,9 @@ impl crate::service::Request<SystemGet> {
         self.set_query("follow", value.into())
     }
 }
-/**Service `vms`.
+/**All virtual machines the user may see; search them, or create one from a template, a snapshot or an exported configuration.
+
+Service `vms`.
 
 One path to it from the root: `vms` (below the API entry URL; `{id}` is a locator value).*/
 #[derive(Clone, Debug)]
@@ -122,39 +131,45 @@ impl VmsService {
     pub fn context(&self) -> &crate::service::ServiceContext {
         &self.0
     }
-    /**`add` of service `vms` (add): `POST` to the service path.
+    /**Adds one to the virtual machines; the answer is the new object as the engine made it.
 
-Parameters (setters of the returned request):
+`add` of service `vms` (add): `POST` to the service path.
 
-* `vm` (`vm`): the request body `<vm>`
-* `pinning` (`pinning`): query parameter `pinning`
+Parameters, set on the returned [`VmsAddRequest`]:
+
+* [`vm`](VmsAddRequest::vm) (`vm`, optional, in and out), sent as the request body `<vm>`.
+* [`pinning`](VmsAddRequest::pinning) (`pinning`, optional, in), sent as query parameter `pinning`.
 
 Output: `vm` (parameter `vm`, document `<vm>`).*/
-    pub fn add(&self) -> crate::service::Request<VmsAdd> {
+    pub fn add(&self) -> VmsAddRequest {
         self.0.request()
     }
-    /**`from_scratch` of service `vms` (add): `POST` to the service path. A signature of `add`: sent like it, with its own parameter set ([wire rule R1.8](crate::wire)).
+    /**Creates a VM from the object given, without a template's disks (set its disks with disk attachments).
 
-Parameters (setters of the returned request):
+`from_scratch` of service `vms` (add): `POST` to the service path. A signature of `add`: sent like it, with its own parameter set ([wire rule R1.8](crate::wire)).
 
-* `vm` (`vm`): the request body `<vm>`
-* `clone` (`boolean`): query parameter `clone`
+Parameters, set on the returned [`VmsAddFromScratchRequest`]:
+
+* [`vm`](VmsAddFromScratchRequest::vm) (`vm`, optional, in and out), sent as the request body `<vm>`.
+* [`clone`](VmsAddFromScratchRequest::clone) (`boolean`, optional, in), sent as query parameter `clone`.
 
 Output: `vm` (parameter `vm`, document `<vm>`).
 
 Since version 4.1.*/
-    pub fn add_from_scratch(&self) -> crate::service::Request<VmsAddFromScratch> {
+    pub fn add_from_scratch(&self) -> VmsAddFromScratchRequest {
         self.0.request()
     }
-    /**`list` of service `vms` (list): `GET` to the service path.
+    /**Lists the virtual machines.
 
-Parameters (setters of the returned request):
+`list` of service `vms` (list): `GET` to the service path.
 
-* `search` (`string`): query parameter `search`
-* `max` (`integer`): query parameter `max`
+Parameters, set on the returned [`VmsListRequest`]:
+
+* [`search`](VmsListRequest::search) (`string`, optional, in), sent as query parameter `search`.
+* [`max`](VmsListRequest::max) (`integer`, optional, in), sent as query parameter `max`.
 
 Output: `vm[]` (parameter `vms`, document `<vms>`).*/
-    pub fn list(&self) -> crate::service::Request<VmsList> {
+    pub fn list(&self) -> VmsListRequest {
         self.0.request()
     }
     ///Locator `vm` of `vms`: service `vm` at the path + `/` + `id` percent-encoded ([wire rule R2.1](crate::wire)).
@@ -162,6 +177,7 @@ Output: `vm[]` (parameter `vms`, document `<vms>`).*/
         VmService(self.0.child_id(&id, "vm_service"))
     }
     ///Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors.
+    #[doc(hidden)]
     pub fn locate(
         self,
         path: &str,
@@ -174,7 +190,9 @@ Output: `vm[]` (parameter `vms`, document `<vms>`).*/
         self.vm_service(crate::service::decode_segment(segment)?).locate(rest, full)
     }
 }
-///Marker of method `add` of service `vms` for `crate::service::Request`.
+///The request of [`VmsService::add`](VmsService::add): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmsAddRequest = crate::service::Request<VmsAdd>;
+///How method `add` of service `vms` travels (verb, path, output reader); its request is [`VmsAddRequest`].
 #[derive(Debug)]
 pub enum VmsAdd {}
 impl crate::service::MethodWire for VmsAdd {
@@ -187,17 +205,19 @@ impl crate::service::MethodWire for VmsAdd {
         crate::service::read_body(body, "vm")
     }
 }
-impl crate::service::Request<VmsAdd> {
-    ///Sets parameter `vm` (`vm`), sent as the request body `<vm>`.
+impl VmsAddRequest {
+    ///Sets `vm` (`vm`, optional, in and out), sent as the request body `<vm>`.
     pub fn vm(self, value: impl ::std::borrow::Borrow<crate::types::Vm>) -> Self {
         self.set_body(crate::service::write_body(value.borrow(), "vm"))
     }
-    ///Sets parameter `pinning` (`pinning`), sent as query parameter `pinning`.
+    ///Sets `pinning` (`pinning`, optional, in), sent as query parameter `pinning`.
     pub fn pinning(self, value: crate::types::Pinning) -> Self {
         self.set_query("pinning", crate::service::QueryValue::to_query(&value))
     }
 }
-///Marker of method `add_from_scratch` of service `vms` for `crate::service::Request`.
+///The request of [`VmsService::add_from_scratch`](VmsService::add_from_scratch): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmsAddFromScratchRequest = crate::service::Request<VmsAddFromScratch>;
+///How method `add_from_scratch` of service `vms` travels (verb, path, output reader); its request is [`VmsAddFromScratchRequest`].
 #[derive(Debug)]
 pub enum VmsAddFromScratch {}
 impl crate::service::MethodWire for VmsAddFromScratch {
@@ -210,17 +230,19 @@ impl crate::service::MethodWire for VmsAddFromScratch {
         crate::service::read_body(body, "vm")
     }
 }
-impl crate::service::Request<VmsAddFromScratch> {
-    ///Sets parameter `vm` (`vm`), sent as the request body `<vm>`.
+impl VmsAddFromScratchRequest {
+    ///Sets `vm` (`vm`, optional, in and out), sent as the request body `<vm>`.
     pub fn vm(self, value: impl ::std::borrow::Borrow<crate::types::Vm>) -> Self {
         self.set_body(crate::service::write_body(value.borrow(), "vm"))
     }
-    ///Sets parameter `clone` (`boolean`), sent as query parameter `clone`.
+    ///Sets `clone` (`boolean`, optional, in), sent as query parameter `clone`.
     pub fn clone(self, value: bool) -> Self {
         self.set_query("clone", crate::service::QueryValue::to_query(&value))
     }
 }
-///Marker of method `list` of service `vms` for `crate::service::Request`.
+///The request of [`VmsService::list`](VmsService::list): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmsListRequest = crate::service::Request<VmsList>;
+///How method `list` of service `vms` travels (verb, path, output reader); its request is [`VmsListRequest`].
 #[derive(Debug)]
 pub enum VmsList {}
 impl crate::service::MethodWire for VmsList {
@@ -234,15 +256,15 @@ impl crate::service::MethodWire for VmsList {
         crate::service::read_list_body::<Self, _>(body, "vms")
     }
 }
-impl crate::service::Request<VmsList> {
-    ///Sets parameter `search` (`string`), sent as query parameter `search`.
+impl VmsListRequest {
+    ///Sets `search` (`string`, optional, in), sent as query parameter `search`. See [searching](crate::concepts#search).
     pub fn search(
         self,
         value: impl ::std::convert::Into<::std::string::String>,
     ) -> Self {
         self.set_query("search", value.into())
     }
-    ///Sets parameter `max` (`integer`), sent as query parameter `max`.
+    ///Sets `max` (`integer`, optional, in), sent as query parameter `max`. See [searching](crate::concepts#search).
     pub fn max(self, value: i64) -> Self {
         self.set_query("max", crate::service::QueryValue::to_query(&value))
     }
@@ -253,7 +275,9 @@ impl crate::service::WaitUntil for VmService {
         self.get()
     }
 }
-/**Service `vm`.
+/**One virtual machine: read and change its configuration, run it (start, stop, shut down, migrate), and reach its disks, NICs and snapshots.
+
+Service `vm`.
 
 One path to it from the root: `vms/{id}` (below the API entry URL; `{id}` is a locator value).*/
 #[derive(Clone, Debug)]
@@ -267,47 +291,53 @@ impl VmService {
     pub fn context(&self) -> &crate::service::ServiceContext {
         &self.0
     }
-    /**`get` of service `vm` (get): `GET` to the service path.
+    /**Reads the virtual machine.
+
+`get` of service `vm` (get): `GET` to the service path.
 
 No parameters.
 
 Output: `vm` (parameter `vm`, document `<vm>`).*/
-    pub fn get(&self) -> crate::service::Request<VmGet> {
+    pub fn get(&self) -> VmGetRequest {
         self.0.request()
     }
-    /**`update` of service `vm` (update): `PUT` to the service path.
+    /**Changes the virtual machine: the fields set in the object given are changed, the others stay.
 
-Parameters (setters of the returned request):
+`update` of service `vm` (update): `PUT` to the service path.
 
-* `vm` (`vm`): the request body `<vm>`
-* `async` (`boolean`): query parameter `async`
+Parameters, set on the returned [`VmUpdateRequest`]:
+
+* [`vm`](VmUpdateRequest::vm) (`vm`, optional, in and out), sent as the request body `<vm>`.
+* [`r#async` or `async_`](VmUpdateRequest::async_) (`boolean`, optional, in), sent as query parameter `async`.
 
 Output: `vm` (parameter `vm`, document `<vm>`).*/
-    pub fn update(&self) -> crate::service::Request<VmUpdate> {
+    pub fn update(&self) -> VmUpdateRequest {
         self.0.request()
     }
-    /**`remove` of service `vm` (remove): `DELETE` to the service path.
+    /**Removes the virtual machine.
 
-Parameters (setters of the returned request):
+`remove` of service `vm` (remove): `DELETE` to the service path.
 
-* `force` (`boolean`): query parameter `force`
+Parameters, set on the returned [`VmRemoveRequest`]:
+
+* [`force`](VmRemoveRequest::force) (`boolean`, optional, in), sent as query parameter `force`.
 
 Output: nothing (`()`).
 
 Deprecated in the model.*/
-    pub fn remove(&self) -> crate::service::Request<VmRemove> {
+    pub fn remove(&self) -> VmRemoveRequest {
         self.0.request()
     }
     /**`import` of service `vm` (action): `POST` to the service path + `/import`.
 
-Parameters (setters of the returned request):
+Parameters, set on the returned [`VmImportRequest`]:
 
-* `async` (`boolean`): element `<async>` of the `<action>` body
-* `vm` (`vm`): element `<vm>` of the `<action>` body
-* `timeout_` (`integer`, mandatory): element `<timeout>` of the `<action>` body
+* [`r#async` or `async_`](VmImportRequest::async_) (`boolean`, optional, in), sent as element `<async>` of the `<action>` body.
+* [`vm`](VmImportRequest::vm) (`vm`, optional, in), sent as element `<vm>` of the `<action>` body.
+* [`timeout_`](VmImportRequest::timeout_) (`integer`, mandatory, in), sent as element `<timeout>` of the `<action>` body.
 
 Output: the returned `<action>` document (status, job, ...).*/
-    pub fn import(&self) -> crate::service::Request<VmImport> {
+    pub fn import(&self) -> VmImportRequest {
         self.0.request()
     }
     /**`is_attached` of service `vm` (action): `POST` to the service path + `/isattached`.
@@ -315,7 +345,7 @@ Output: the returned `<action>` document (status, job, ...).*/
 No parameters.
 
 Output: `boolean` (parameter `is_attached`, element `<is_attached>` of the returned `<action>`).*/
-    pub fn is_attached(&self) -> crate::service::Request<VmIsAttached> {
+    pub fn is_attached(&self) -> VmIsAttachedRequest {
         self.0.request()
     }
     /**`discover` of service `vm` (action): `POST` to the service path + `/discover`.
@@ -323,7 +353,7 @@ Output: `boolean` (parameter `is_attached`, element `<is_attached>` of the retur
 No parameters.
 
 Output: `string[]` (parameter `targets`, element `<targets>` of the returned `<action>`).*/
-    pub fn discover(&self) -> crate::service::Request<VmDiscover> {
+    pub fn discover(&self) -> VmDiscoverRequest {
         self.0.request()
     }
     ///Locator `gluster_bricks` of `vm`: service `gluster_bricks` at the path + `/glusterbricks` ([wire rule R2.1](crate::wire)).
@@ -331,6 +361,7 @@ Output: `string[]` (parameter `targets`, element `<targets>` of the returned `<a
         GlusterBricksService(self.0.child("glusterbricks"))
     }
     ///Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors.
+    #[doc(hidden)]
     pub fn locate(
         self,
         path: &str,
@@ -350,7 +381,9 @@ Output: `string[]` (parameter `targets`, element `<targets>` of the returned `<a
         }
     }
 }
-///Marker of method `get` of service `vm` for `crate::service::Request`.
+///The request of [`VmService::get`](VmService::get): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmGetRequest = crate::service::Request<VmGet>;
+///How method `get` of service `vm` travels (verb, path, output reader); its request is [`VmGetRequest`].
 #[derive(Debug)]
 pub enum VmGet {}
 impl crate::service::MethodWire for VmGet {
@@ -363,7 +396,9 @@ impl crate::service::MethodWire for VmGet {
         crate::service::read_body(body, "vm")
     }
 }
-///Marker of method `update` of service `vm` for `crate::service::Request`.
+///The request of [`VmService::update`](VmService::update): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmUpdateRequest = crate::service::Request<VmUpdate>;
+///How method `update` of service `vm` travels (verb, path, output reader); its request is [`VmUpdateRequest`].
 #[derive(Debug)]
 pub enum VmUpdate {}
 impl crate::service::MethodWire for VmUpdate {
@@ -376,17 +411,24 @@ impl crate::service::MethodWire for VmUpdate {
         crate::service::read_body(body, "vm")
     }
 }
-impl crate::service::Request<VmUpdate> {
-    ///Sets parameter `vm` (`vm`), sent as the request body `<vm>`.
+impl VmUpdateRequest {
+    ///Sets `vm` (`vm`, optional, in and out), sent as the request body `<vm>`.
     pub fn vm(self, value: impl ::std::borrow::Borrow<crate::types::Vm>) -> Self {
         self.set_body(crate::service::write_body(value.borrow(), "vm"))
     }
-    ///Sets parameter `async` (`boolean`), sent as query parameter `async`.
+    ///Sets `async` (`boolean`, optional, in), sent as query parameter `async`. See [async actions](crate::concepts#async-actions).
     pub fn r#async(self, value: bool) -> Self {
         self.set_query("async", crate::service::QueryValue::to_query(&value))
     }
+    ///Same as `.r#async(..)`: `async` is a Rust keyword, so this spelling is offered too.
+    #[inline]
+    pub fn async_(self, value: bool) -> Self {
+        self.r#async(value)
+    }
 }
-///Marker of method `remove` of service `vm` for `crate::service::Request`.
+///The request of [`VmService::remove`](VmService::remove): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmRemoveRequest = crate::service::Request<VmRemove>;
+///How method `remove` of service `vm` travels (verb, path, output reader); its request is [`VmRemoveRequest`].
 #[derive(Debug)]
 pub enum VmRemove {}
 impl crate::service::MethodWire for VmRemove {
@@ -399,13 +441,15 @@ impl crate::service::MethodWire for VmRemove {
         ::std::result::Result::Ok(())
     }
 }
-impl crate::service::Request<VmRemove> {
-    ///Sets parameter `force` (`boolean`), sent as query parameter `force`.
+impl VmRemoveRequest {
+    ///Sets `force` (`boolean`, optional, in), sent as query parameter `force`.
     pub fn force(self, value: bool) -> Self {
         self.set_query("force", crate::service::QueryValue::to_query(&value))
     }
 }
-///Marker of method `import` of service `vm` for `crate::service::Request`.
+///The request of [`VmService::import`](VmService::import): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmImportRequest = crate::service::Request<VmImport>;
+///How method `import` of service `vm` travels (verb, path, output reader); its request is [`VmImportRequest`].
 #[derive(Debug)]
 pub enum VmImport {}
 impl crate::service::MethodWire for VmImport {
@@ -421,8 +465,8 @@ impl crate::service::MethodWire for VmImport {
         crate::service::read_action_doc(body, "action")
     }
 }
-impl crate::service::Request<VmImport> {
-    ///Sets parameter `async` (`boolean`), sent as element `<async>` of the `<action>` body.
+impl VmImportRequest {
+    ///Sets `async` (`boolean`, optional, in), sent as element `<async>` of the `<action>` body. See [async actions](crate::concepts#async-actions).
     pub fn r#async(self, value: bool) -> Self {
         self.set_action(
             "async",
@@ -432,11 +476,16 @@ impl crate::service::Request<VmImport> {
             ),
         )
     }
-    ///Sets parameter `vm` (`vm`), sent as element `<vm>` of the `<action>` body.
+    ///Same as `.r#async(..)`: `async` is a Rust keyword, so this spelling is offered too.
+    #[inline]
+    pub fn async_(self, value: bool) -> Self {
+        self.r#async(value)
+    }
+    ///Sets `vm` (`vm`, optional, in), sent as element `<vm>` of the `<action>` body.
     pub fn vm(self, value: impl ::std::borrow::Borrow<crate::types::Vm>) -> Self {
         self.set_action("vm", crate::service::write_element(value.borrow(), "vm"))
     }
-    ///Sets parameter `timeout` (`integer`), sent as element `<timeout>` of the `<action>` body. Mandatory.
+    ///Sets `timeout` (`integer`, mandatory, in), sent as element `<timeout>` of the `<action>` body.
     pub fn timeout_(self, value: i64) -> Self {
         self.set_action(
             "timeout",
@@ -447,7 +496,9 @@ impl crate::service::Request<VmImport> {
         )
     }
 }
-///Marker of method `is_attached` of service `vm` for `crate::service::Request`.
+///The request of [`VmService::is_attached`](VmService::is_attached): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmIsAttachedRequest = crate::service::Request<VmIsAttached>;
+///How method `is_attached` of service `vm` travels (verb, path, output reader); its request is [`VmIsAttachedRequest`].
 #[derive(Debug)]
 pub enum VmIsAttached {}
 impl crate::service::MethodWire for VmIsAttached {
@@ -463,7 +514,9 @@ impl crate::service::MethodWire for VmIsAttached {
         crate::service::read_action_value::<Self, _>(body, "action")
     }
 }
-///Marker of method `discover` of service `vm` for `crate::service::Request`.
+///The request of [`VmService::discover`](VmService::discover): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type VmDiscoverRequest = crate::service::Request<VmDiscover>;
+///How method `discover` of service `vm` travels (verb, path, output reader); its request is [`VmDiscoverRequest`].
 #[derive(Debug)]
 pub enum VmDiscover {}
 impl crate::service::MethodWire for VmDiscover {
@@ -496,16 +549,17 @@ impl GlusterBricksService {
     }
     /**`remove` of service `gluster_bricks` (remove): `DELETE` to the service path.
 
-Parameters (setters of the returned request):
+Parameters, set on the returned [`GlusterBricksRemoveRequest`]:
 
-* `bricks` (`gluster_brick[]`): element `<bricks>` of the `<action>` body
-* `replica_count` (`integer`): query parameter `replica_count`
+* [`bricks`](GlusterBricksRemoveRequest::bricks) (`gluster_brick[]`, optional, in), sent as element `<bricks>` of the `<action>` body.
+* [`replica_count`](GlusterBricksRemoveRequest::replica_count) (`integer`, optional, in), sent as query parameter `replica_count`.
 
 Output: nothing (`()`).*/
-    pub fn remove(&self) -> crate::service::Request<GlusterBricksRemove> {
+    pub fn remove(&self) -> GlusterBricksRemoveRequest {
         self.0.request()
     }
     ///Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors.
+    #[doc(hidden)]
     pub fn locate(
         self,
         path: &str,
@@ -520,7 +574,9 @@ Output: nothing (`()`).*/
         )
     }
 }
-///Marker of method `remove` of service `gluster_bricks` for `crate::service::Request`.
+///The request of [`GlusterBricksService::remove`](GlusterBricksService::remove): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).
+pub type GlusterBricksRemoveRequest = crate::service::Request<GlusterBricksRemove>;
+///How method `remove` of service `gluster_bricks` travels (verb, path, output reader); its request is [`GlusterBricksRemoveRequest`].
 #[derive(Debug)]
 pub enum GlusterBricksRemove {}
 impl crate::service::MethodWire for GlusterBricksRemove {
@@ -533,8 +589,8 @@ impl crate::service::MethodWire for GlusterBricksRemove {
         ::std::result::Result::Ok(())
     }
 }
-impl crate::service::Request<GlusterBricksRemove> {
-    ///Sets parameter `bricks` (`gluster_brick[]`), sent as element `<bricks>` of the `<action>` body.
+impl GlusterBricksRemoveRequest {
+    ///Sets `bricks` (`gluster_brick[]`, optional, in), sent as element `<bricks>` of the `<action>` body.
     pub fn bricks(
         self,
         value: impl ::std::convert::AsRef<[crate::types::GlusterBrick]>,
@@ -544,7 +600,7 @@ impl crate::service::Request<GlusterBricksRemove> {
             crate::service::write_list_element(value.as_ref(), "bricks", "brick"),
         )
     }
-    ///Sets parameter `replica_count` (`integer`), sent as query parameter `replica_count`.
+    ///Sets `replica_count` (`integer`, optional, in), sent as query parameter `replica_count`.
     pub fn replica_count(self, value: i64) -> Self {
         self.set_query("replica_count", crate::service::QueryValue::to_query(&value))
     }

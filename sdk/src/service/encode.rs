@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(false.to_query(), "false");
         assert_eq!((-5i64).to_query(), "-5");
         assert_eq!(0.5f64.to_query(), "0.5");
-        assert_eq!(1e21f64.to_query(), "1000000000000000000000");
+        assert_eq!(1e21f64.to_query(), "1e21");
         assert_eq!("a b".to_owned().to_query(), "a b");
     }
 }
