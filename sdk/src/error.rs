@@ -2,14 +2,14 @@
 //!
 //! Every call of a service method ends in `Result<T, ovirt::Error>`. An [`Error`] says what
 //! happened ([`ErrorKind`]), for which request (HTTP method and URL, when there was a request),
-//! the HTTP status and the engine's fault when the engine answered (docs/wire.md R4.1-R4.4).
+//! the HTTP status and the engine's fault when the engine answered ([wire rule](crate::wire) R4.1-R4.4).
 //!
 //! Messages never contain secrets: URLs carry no credentials in this SDK (the token travels in
 //! a header, which is never copied into an error), and request bodies are never quoted.
 
 use std::fmt;
 
-/// The engine's `<fault>` document (docs/wire.md R3.10, R4.1): a short `reason` and a human `detail`.
+/// The engine's `<fault>` document ([wire rule](crate::wire) R3.10, R4.1): a short `reason` and a human `detail`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fault {
     /// Short category, e.g. `Operation Failed`.
@@ -33,18 +33,18 @@ impl fmt::Display for Fault {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The engine rejected the credentials or the token (HTTP 401 or 403, docs/wire.md R4.3).
+    /// The engine rejected the credentials or the token (HTTP 401 or 403, [wire rule](crate::wire) R4.3).
     Authentication,
     /// The addressed object does not exist (HTTP 404).
     NotFound,
     /// The request conflicts with the engine's state, e.g. a name already in use (HTTP 409).
     Conflict,
     /// The engine answered with a fault (any other error status, or an action response carrying
-    /// a `<fault>` even with a 2xx status, docs/wire.md R4.3).
+    /// a `<fault>` even with a 2xx status, [wire rule](crate::wire) R4.3).
     Fault,
     /// The engine accepted the call (HTTP 202) but sent no body: an `add` whose object is still
     /// being created, or an action with an output parameter still running, in the background
-    /// (docs/wire.md R1.11). Not a failure; find the object by listing or searching.
+    /// ([wire rule](crate::wire) R1.11). Not a failure; find the object by listing or searching.
     Accepted,
     /// The request or its response did not complete in time.
     Timeout,
@@ -57,13 +57,13 @@ pub enum ErrorKind {
     /// (as received, or once gzip-decoded). The connection it arrived on was closed.
     ResponseTooLarge,
     /// The response is not the XML document expected: see [`Error::content_type`] and
-    /// [`Error::body_excerpt`] (docs/wire.md R4.4).
+    /// [`Error::body_excerpt`] ([wire rule](crate::wire) R4.4).
     UnexpectedResponse,
     /// The XML document could not be read.
     Xml,
     /// The call could not be built: a missing mandatory parameter, a bad option.
     InvalidRequest,
-    /// A path given to `service(path)` or an `href` to follow does not name a service (docs/wire.md R2.2).
+    /// A path given to `service(path)` or an `href` to follow does not name a service ([wire rule](crate::wire) R2.2).
     InvalidPath,
     /// The client or connection configuration is invalid.
     Config,
@@ -277,7 +277,7 @@ impl Error {
         matches!(self.inner.kind, ErrorKind::Timeout)
     }
 
-    /// The error of an error HTTP status (docs/wire.md R4.3): 401/403 authentication, 404 not found,
+    /// The error of an error HTTP status ([wire rule](crate::wire) R4.3): 401/403 authentication, 404 not found,
     /// 409 conflict, others a fault.
     pub(crate) fn from_status(status: u16, reason: &str) -> Self {
         let kind = match status {

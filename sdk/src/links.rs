@@ -1,6 +1,6 @@
 //! Links: references and list links in returned objects, and following them.
 //!
-//! An object the engine returns points at others in two ways (docs/wire.md R3.6):
+//! An object the engine returns points at others in two ways ([wire rule](crate::wire) R3.6):
 //!
 //! * a **reference** to one object, a struct value carrying only `id` and `href`
 //!   (`<cluster id="123" href="/ovirt-engine/api/clusters/123"/>` in a VM);

@@ -17,7 +17,7 @@
 //! # }
 //! ```
 //!
-//! Login is lazy: the first request logs in with the SSO password grant (docs/wire.md R5.1, R5.2)
+//! Login is lazy: the first request logs in with the SSO password grant ([wire rule](crate::wire) R5.1, R5.2)
 //! and every request issued meanwhile waits for that one login. A request answered 401
 //! makes the connection log in again, once for all requests that failed with the same
 //! token, and send each of them once more (R4.5). [`Connection::close`] lets the requests
@@ -174,7 +174,7 @@ impl Connection {
         &self.inner.url
     }
 
-    /// The root service (`system`, docs/wire.md R2.1): every other service is reached from it.
+    /// The root service (`system`, [wire rule](crate::wire) R2.1): every other service is reached from it.
     pub fn system_service(&self) -> crate::services::SystemService {
         crate::services::SystemService::new(crate::service::ServiceContext::root(self.transport()))
     }

@@ -4,11 +4,11 @@
 //! and a path. Each of its methods returns a [`Request`] builder whose type parameter is a
 //! generated marker type implementing [`MethodWire`]; the builder collects the typed model
 //! parameters (through generated setters) and the per-call options shared by every method
-//! ([`Request::header`], [`Request::query`], [`Request::timeout`], docs/wire.md R1.9), and
+//! ([`Request::header`], [`Request::query`], [`Request::timeout`], [wire rule](crate::wire) R1.9), and
 //! [`Request::send`] hands the call to the [`Transport`] at once and returns a
 //! [`ResponseFuture`]. `Request` also implements [`IntoFuture`], so `vms.list().await` works.
 //!
-//! Outputs by kind of method (docs/wire.md R1.1, R1.6):
+//! Outputs by kind of method ([wire rule](crate::wire) R1.1, R1.6):
 //!
 //! | kind | output |
 //! | --- | --- |
@@ -143,18 +143,18 @@ impl ServiceContext {
         }
     }
 
-    /// The context of a parameterless locator: appends the fixed `segment` (docs/wire.md R2.1).
+    /// The context of a parameterless locator: appends the fixed `segment` ([wire rule](crate::wire) R2.1).
     pub fn child(&self, segment: &str) -> Self {
         self.join(segment)
     }
 
     /// The context of a parameterised locator: appends `value` percent-encoded as one path
-    /// segment (docs/wire.md R2.1, recommendation).
+    /// segment ([wire rule](crate::wire) R2.1, recommendation).
     pub fn child_value(&self, value: &str) -> Self {
         self.join(&encode_segment(value))
     }
 
-    /// The context of a locator taking an id (docs/wire.md R2.1): like
+    /// The context of a locator taking an id ([wire rule](crate::wire) R2.1): like
     /// [`ServiceContext::child_value`]; without an id (`None`, an object without `id`), the
     /// requests of the service fail when sent, naming `locator`.
     pub fn child_id(&self, id: &dyn crate::AsId, locator: &'static str) -> Self {
@@ -171,7 +171,7 @@ impl ServiceContext {
     }
 
     /// A `GET` of the list `href` names (an `href` of a returned object or list link, e.g.
-    /// `/ovirt-engine/api/vms/123/nics`), read as a list of `T` (docs/wire.md R2.2, R3.6). Per-call
+    /// `/ovirt-engine/api/vms/123/nics`), read as a list of `T` ([wire rule](crate::wire) R2.2, R3.6). Per-call
     /// options (e.g. `.query("follow", "...")`) may be added. An `href` outside the API base
     /// path fails when sent, with [`ErrorKind::InvalidPath`].
     pub fn follow_list<T: FromXml + XmlType + 'static>(
@@ -181,7 +181,7 @@ impl ServiceContext {
         self.at_href(href)
     }
 
-    /// A `GET` of the object `href` names, read as a `T` (docs/wire.md R2.2).
+    /// A `GET` of the object `href` names, read as a `T` ([wire rule](crate::wire) R2.2).
     pub fn follow_object<T: FromXml + XmlType + 'static>(
         &self,
         href: &str,
@@ -247,7 +247,7 @@ impl<T: FromXml + XmlType + 'static> MethodWire for FollowObject<T> {
 
 /// The wire facts of one generated method, implemented by a generated marker type.
 ///
-/// The facts come from the spec (HTTP method, action segment, kind: docs/wire.md R1.1, R1.2); the runtime
+/// The facts come from the spec (HTTP method, action segment, kind: [wire rule](crate::wire) R1.1, R1.2); the runtime
 /// only follows them.
 pub trait MethodWire: Sized + 'static {
     /// What the call returns.
@@ -273,7 +273,7 @@ pub trait MethodWire: Sized + 'static {
     fn read(body: &[u8]) -> Result<Self::Output, Error>;
 }
 
-/// Options every call accepts (docs/wire.md R1.9): extra headers, extra query parameters, a timeout.
+/// Options every call accepts ([wire rule](crate::wire) R1.9): extra headers, extra query parameters, a timeout.
 /// `Debug` shows header names only (a header may carry a secret).
 #[derive(Clone, Default)]
 pub struct CallOptions {
@@ -319,13 +319,13 @@ impl<M> std::fmt::Debug for Request<M> {
 }
 
 impl<M: MethodWire> Request<M> {
-    /// Adds an extra header to this call (docs/wire.md R1.9).
+    /// Adds an extra header to this call ([wire rule](crate::wire) R1.9).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.headers.push((name.into(), value.into()));
         self
     }
 
-    /// Adds an extra query parameter to this call (docs/wire.md R1.9); a model parameter of the same
+    /// Adds an extra query parameter to this call ([wire rule](crate::wire) R1.9); a model parameter of the same
     /// name wins.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.query.push((name.into(), value.into()));
@@ -344,7 +344,7 @@ impl<M: MethodWire> Request<M> {
         self
     }
 
-    /// Sets query parameter `name` (a model parameter, docs/wire.md R1.3), replacing an earlier value.
+    /// Sets query parameter `name` (a model parameter, [wire rule](crate::wire) R1.3), replacing an earlier value.
     #[doc(hidden)]
     pub fn set_query(mut self, name: &'static str, value: String) -> Self {
         match self.query.iter_mut().find(|(n, _)| *n == name) {
@@ -354,7 +354,7 @@ impl<M: MethodWire> Request<M> {
         self
     }
 
-    /// Sets the request body document (add and update, docs/wire.md R1.4).
+    /// Sets the request body document (add and update, [wire rule](crate::wire) R1.4).
     #[doc(hidden)]
     pub fn set_body(mut self, body: Result<Bytes, Error>) -> Self {
         self.body = Some(body);
@@ -362,7 +362,7 @@ impl<M: MethodWire> Request<M> {
     }
 
     /// Sets the child element `tag` of the `<action>` envelope to `xml` (an already written
-    /// element, docs/wire.md R1.5), replacing an earlier value.
+    /// element, [wire rule](crate::wire) R1.5), replacing an earlier value.
     #[doc(hidden)]
     pub fn set_action(mut self, tag: &'static str, xml: String) -> Self {
         match self.action.iter_mut().find(|(n, _)| *n == tag) {
@@ -389,7 +389,7 @@ impl<M: MethodWire> Request<M> {
         path
     }
 
-    /// Builds the [`Call`] (docs/wire.md R1.2-R1.9) without sending it.
+    /// Builds the [`Call`] ([wire rule](crate::wire) R1.2-R1.9) without sending it.
     pub fn into_call(self) -> Result<(Call, Arc<dyn Transport>), Error> {
         let path = self.call_path();
         self.build(path)
@@ -489,7 +489,7 @@ impl<M: MethodWire> IntoFuture for Request<M> {
     }
 }
 
-/// `<action>` + the set children + `</action>` (docs/wire.md R1.5; `<action/>` when nothing is set).
+/// `<action>` + the set children + `</action>` ([wire rule](crate::wire) R1.5; `<action/>` when nothing is set).
 fn action_envelope(children: &[(&'static str, String)]) -> Bytes {
     if children.is_empty() {
         return Bytes::from_static(b"<action/>");
@@ -575,7 +575,7 @@ impl<T> Future for ResponseFuture<T> {
 }
 
 /// Turns an `href` of a returned object (`/ovirt-engine/api/vms/123/nics`) into a service
-/// path (`vms/123/nics`) by removing the API base path and `/` (docs/wire.md R2.2).
+/// path (`vms/123/nics`) by removing the API base path and `/` ([wire rule](crate::wire) R2.2).
 pub fn href_to_path<'a>(href: &'a str, base_path: &str) -> Result<&'a str, Error> {
     // An absolute URL: keep its path part.
     let path = match href.find("://") {
@@ -603,7 +603,7 @@ pub fn href_to_path<'a>(href: &'a str, base_path: &str) -> Result<&'a str, Error
         })
 }
 
-/// Splits the first segment off a navigation path (docs/wire.md R2.2): `("vms", "123/nics")`.
+/// Splits the first segment off a navigation path ([wire rule](crate::wire) R2.2): `("vms", "123/nics")`.
 #[doc(hidden)]
 pub fn split_segment(path: &str) -> (&str, &str) {
     match path.find('/') {
@@ -655,7 +655,7 @@ pub fn decode_segment(segment: &str) -> Result<String, Error> {
     })
 }
 
-/// The error for a navigation path segment no locator of `service` matches (docs/wire.md R2.2).
+/// The error for a navigation path segment no locator of `service` matches ([wire rule](crate::wire) R2.2).
 #[doc(hidden)]
 pub fn invalid_segment(service: &str, segment: &str, path: &str) -> Error {
     Error::with_message(

@@ -1,4 +1,4 @@
-//! Checking a response before its body is read: status codes (docs/wire.md R1.11), faults (R4.1-R4.3)
+//! Checking a response before its body is read: status codes ([wire rule](crate::wire) R1.11), faults (R4.1-R4.3)
 //! and bodies that are not XML (R4.4).
 
 use quick_xml::events::Event;
@@ -7,7 +7,7 @@ use quick_xml::Reader;
 use super::{MethodWire, RawResponse};
 use crate::error::{Error, ErrorKind, Fault};
 
-/// The kind of a method, as far as reading its response is concerned (docs/wire.md R1.1).
+/// The kind of a method, as far as reading its response is concerned ([wire rule](crate::wire) R1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ResponseKind {
@@ -36,7 +36,7 @@ fn is_xml(content_type: Option<&str>) -> bool {
     }
 }
 
-/// Checks `raw` for method `M` and reads its output (docs/wire.md R1.6, R1.11, R4.3, R4.4).
+/// Checks `raw` for method `M` and reads its output ([wire rule](crate::wire) R1.6, R1.11, R4.3, R4.4).
 ///
 /// `base_path` is the API's path, for the hint of a 404 that is not the engine's.
 pub(crate) fn check<M: MethodWire>(raw: RawResponse, base_path: &str) -> Result<M::Output, Error> {
@@ -118,7 +118,7 @@ pub(crate) fn wrong_path_hint(base_path: &str) -> String {
 }
 
 /// Reads the fault of an error or action document: a root `<fault>`, or an `<action>` with a
-/// `<fault>` child (docs/wire.md R4.3). `None` for any other document or bytes that are not XML.
+/// `<fault>` child ([wire rule](crate::wire) R4.3). `None` for any other document or bytes that are not XML.
 pub fn parse_fault(body: &[u8]) -> Option<Fault> {
     let mut reader = Reader::from_reader(body);
     let mut buf = Vec::new();

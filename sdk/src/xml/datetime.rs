@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 
-/// A date and time of the API (docs/wire.md R3.8): a local date-time and, when the
+/// A date and time of the API ([wire rule](crate::wire) R3.8): a local date-time and, when the
 /// text had one, its UTC offset. A value read without a zone stays without
 /// one (it is in the engine's time zone), so nothing is invented.
 ///

@@ -18,7 +18,7 @@
 //! assert_eq!(ovirt::xml::from_str::<Vm>(&text).unwrap(), vm);
 //! ```
 //!
-//! Readers skip unknown elements (docs/wire.md R3.5), read list links from
+//! Readers skip unknown elements ([wire rule](crate::wire) R3.5), read list links from
 //! `<link rel=".." href=".."/>` and inline lists alike (R3.6), and never panic. They
 //! read documents as engines write them, not only as the model describes them: enum
 //! values with blanks around them (`xs:token`), list items under another tag than the
@@ -112,7 +112,7 @@ pub trait ToXml {
     fn to_xml(&self, w: &mut XmlWriter, tag: &str);
 }
 
-/// A struct type with document tags (docs/wire.md R3.2).
+/// A struct type with document tags ([wire rule](crate::wire) R3.2).
 pub trait XmlType {
     /// Root element of a document holding one value (`vm`).
     const TAG: &'static str;

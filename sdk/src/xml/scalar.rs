@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::DateTime;
 
-/// A value that travels as text: primitives (docs/wire.md R3.7, R3.8) and enums (R3.9).
+/// A value that travels as text: primitives ([wire rule](crate::wire) R3.7, R3.8) and enums (R3.9).
 pub trait Scalar: Sized {
     /// Parses the text of an element or attribute; the error says what was expected.
     fn parse_xml(text: &str) -> Result<Self, String>;

@@ -7,7 +7,7 @@ use quick_xml::Reader;
 
 use super::{FromXml, XmlError, XmlReader, XmlType};
 
-/// Reads the items of a list document (`<vms><vm/>...</vms>`, docs/wire.md R1.6) from its bytes
+/// Reads the items of a list document (`<vms><vm/>...</vms>`, [wire rule](crate::wire) R1.6) from its bytes
 /// as they arrive, for example from the chunks of a response body: each item is read as soon
 /// as its end tag is in, and the bytes before it are dropped, so the whole body is never held
 /// in memory.
