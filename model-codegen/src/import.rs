@@ -47,6 +47,7 @@ impl std::error::Error for ImportError {}
 #[derive(Debug, Clone, Default)]
 pub struct Names {
     tags: BTreeMap<String, String>,
+    list_tag_aliases: BTreeMap<String, Vec<String>>,
     plurals: BTreeMap<String, String>,
     singulars: BTreeMap<String, String>,
     attributes: Vec<String>,
@@ -83,6 +84,12 @@ impl Names {
                 "tag" => {
                     n.tags.insert(get("name")?, get("tag")?);
                 }
+                "list-tag-alias" => {
+                    n.list_tag_aliases
+                        .entry(get("name")?)
+                        .or_default()
+                        .push(get("alias")?);
+                }
                 "plural" => {
                     n.plurals.insert(get("word")?, get("plural")?);
                 }
@@ -96,7 +103,7 @@ impl Names {
                 }
                 other => {
                     return Err(err(format!(
-                        "line {}: unknown element <{other}> (expected tag, plural, singular, xml-attribute or envelopes)",
+                        "line {}: unknown element <{other}> (expected tag, list-tag-alias, plural, singular, xml-attribute or envelopes)",
                         c.line
                     )))
                 }
@@ -263,12 +270,11 @@ pub fn import(
                 if tag != name {
                     let _ = write!(t, " tag=\"{}\"", esc(&tag));
                 }
-                let _ = write!(
-                    t,
-                    " list-tag=\"{}\"{}",
-                    esc(&names.tag(&names.plural(&name))),
-                    annotations(ty)
-                );
+                let _ = write!(t, " list-tag=\"{}\"", esc(&names.tag(&names.plural(&name))));
+                if let Some(aliases) = names.list_tag_aliases.get(&name) {
+                    let _ = write!(t, " list-tag-aliases=\"{}\"", esc(&aliases.join(" ")));
+                }
+                t.push_str(&annotations(ty));
                 let members: Vec<&Element> = ty
                     .children
                     .iter()

@@ -212,6 +212,9 @@ pub struct StructType {
     pub tag: String,
     /// Element name of a list document of this type (R3.2, R3.3): `vms`, `bricks`.
     pub list_tag: String,
+    /// Other root element names a reader accepts for a list document of this type
+    /// (documents in the wild spell `operation_systems` as `operating_systems`).
+    pub list_tag_aliases: Vec<String>,
     /// Every member, inherited ones included: attributes first (own, then
     /// inherited), then links (inherited, then own), as in the model.
     pub members: Vec<Member>,

@@ -26,11 +26,18 @@ pub fn is_keyword(s: &str) -> bool {
     KEYWORDS.contains(&s)
 }
 
-/// CamelCase of a model name: `vm_pool` -> `VmPool`, `x86_64` -> `X8664`.
+/// CamelCase of a model name: `vm_pool` -> `VmPool`. Where a word starting with a digit
+/// follows one ending with a digit, the `_` between them stays, so the numbers do not run
+/// together: `x86_64` -> `X86_64`, `v4_2` -> `V4_2` (`rhel_8x64` -> `Rhel8x64`).
 /// A name starting with a digit gets a leading `_`.
 pub fn camel(name: &str) -> String {
     let mut out = String::new();
     for word in name.split('_').filter(|w| !w.is_empty()) {
+        if out.ends_with(|c: char| c.is_ascii_digit())
+            && word.starts_with(|c: char| c.is_ascii_digit())
+        {
+            out.push('_');
+        }
         let mut chars = word.chars();
         if let Some(c) = chars.next() {
             out.extend(c.to_uppercase());
@@ -132,7 +139,7 @@ pub fn setter_ident(name: &str) -> Ident {
     ident(&setter_name(name))
 }
 
-/// Variant name of an enum value: `x86_64` -> `X8664`.
+/// Variant name of an enum value: `x86_64` -> `X86_64`, `q35_secure_boot` -> `Q35SecureBoot`.
 pub fn variant_name(name: &str) -> String {
     escape(&camel(name))
 }
@@ -229,14 +236,17 @@ mod tests {
     #[test]
     fn camel_case_joins_words() {
         assert_eq!(camel("vm_pool"), "VmPool");
-        assert_eq!(camel("x86_64"), "X8664");
+        assert_eq!(camel("x86_64"), "X86_64");
+        assert_eq!(camel("v4_2"), "V4_2");
+        assert_eq!(camel("rhel_8x64"), "Rhel8x64");
+        assert_eq!(camel("q35_ovmf"), "Q35Ovmf");
         assert_eq!(camel("open_stack_image_provider"), "OpenStackImageProvider");
         assert_eq!(camel("vm"), "Vm");
     }
 
     #[test]
     fn names_starting_with_a_digit_get_an_underscore() {
-        assert_eq!(camel("4_2"), "_42");
+        assert_eq!(camel("4_2"), "_4_2");
         assert_eq!(snake("3d"), "_3d");
     }
 

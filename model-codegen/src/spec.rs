@@ -402,7 +402,15 @@ impl<'a> Loader<'a> {
             check_attrs(
                 at.file,
                 &path,
-                &["name", "base", "tag", "list-tag", "deprecated", "since"],
+                &[
+                    "name",
+                    "base",
+                    "tag",
+                    "list-tag",
+                    "list-tag-aliases",
+                    "deprecated",
+                    "since",
+                ],
             )?;
             let name = required(at.file, &path, "name")?.to_string();
             let base = el.attr("base").map(str::to_string);
@@ -414,6 +422,12 @@ impl<'a> Loader<'a> {
             let st = StructType {
                 tag: el.attr("tag").unwrap_or(&name).to_string(),
                 list_tag: required(at.file, &path, "list-tag")?.to_string(),
+                list_tag_aliases: el
+                    .attr("list-tag-aliases")
+                    .unwrap_or_default()
+                    .split_ascii_whitespace()
+                    .map(str::to_string)
+                    .collect(),
                 name,
                 base,
                 members: Vec::new(),

@@ -48,9 +48,13 @@ fn fixture_services_cover_every_kind_and_clash() {
     let text = services(&fixture());
     for needle in [
         // R1.8: a signature is exposed as `<base>_<name>` and sent as its base.
-        "pub fn add_from_scratch(&self) -> crate::service::Request<VmsAddFromScratch>",
-        // Keywords and runtime names: `async` -> `r#async`, `timeout` -> `timeout_`.
+        "pub fn add_from_scratch(&self) -> VmsAddFromScratchRequest",
+        // Each method's request has its own type (and doc page) holding its setters.
+        "pub type VmsAddFromScratchRequest = crate::service::Request<VmsAddFromScratch>;",
+        // Keywords and runtime names: `async` -> `r#async` (and its plain spelling
+        // `async_`), `timeout` -> `timeout_`.
         "pub fn r#async(self, value: bool) -> Self",
+        "pub fn async_(self, value: bool) -> Self",
         "pub fn timeout_(self, value: i64) -> Self",
         // R1.6: an action output read from the `<action>` document.
         "const OUTPUT_TAG: &'static str = \"is_attached\";",

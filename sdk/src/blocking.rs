@@ -19,7 +19,7 @@
 //! let vms = vms_service.list().wait()?;                  // waits
 //! let pending: Vec<_> = vms                               // all on their way at once
 //!     .iter()
-//!     .map(|vm| vms_service.vm_service(vm.id.as_deref().unwrap_or("")).nics_service().list().send())
+//!     .map(|vm| vms_service.vm_service(vm).nics_service().list().send())
 //!     .collect();
 //! for nics in pending {
 //!     println!("{} NICs", nics.wait()?.len());           // results in any order

@@ -2,14 +2,14 @@
 //!
 //! Every call of a service method ends in `Result<T, ovirt::Error>`. An [`Error`] says what
 //! happened ([`ErrorKind`]), for which request (HTTP method and URL, when there was a request),
-//! the HTTP status and the engine's fault when the engine answered (docs/wire.md R4.1-R4.4).
+//! the HTTP status and the engine's fault when the engine answered ([wire rule](crate::wire) R4.1-R4.4).
 //!
 //! Messages never contain secrets: URLs carry no credentials in this SDK (the token travels in
 //! a header, which is never copied into an error), and request bodies are never quoted.
 
 use std::fmt;
 
-/// The engine's `<fault>` document (docs/wire.md R3.10, R4.1): a short `reason` and a human `detail`.
+/// The engine's `<fault>` document ([wire rule](crate::wire) R3.10, R4.1): a short `reason` and a human `detail`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fault {
     /// Short category, e.g. `Operation Failed`.
@@ -33,18 +33,18 @@ impl fmt::Display for Fault {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The engine rejected the credentials or the token (HTTP 401 or 403, docs/wire.md R4.3).
+    /// The engine rejected the credentials or the token (HTTP 401 or 403, [wire rule](crate::wire) R4.3).
     Authentication,
     /// The addressed object does not exist (HTTP 404).
     NotFound,
     /// The request conflicts with the engine's state, e.g. a name already in use (HTTP 409).
     Conflict,
     /// The engine answered with a fault (any other error status, or an action response carrying
-    /// a `<fault>` even with a 2xx status, docs/wire.md R4.3).
+    /// a `<fault>` even with a 2xx status, [wire rule](crate::wire) R4.3).
     Fault,
     /// The engine accepted the call (HTTP 202) but sent no body: an `add` whose object is still
     /// being created, or an action with an output parameter still running, in the background
-    /// (docs/wire.md R1.11). Not a failure; find the object by listing or searching.
+    /// ([wire rule](crate::wire) R1.11). Not a failure; find the object by listing or searching.
     Accepted,
     /// The request or its response did not complete in time.
     Timeout,
@@ -57,13 +57,13 @@ pub enum ErrorKind {
     /// (as received, or once gzip-decoded). The connection it arrived on was closed.
     ResponseTooLarge,
     /// The response is not the XML document expected: see [`Error::content_type`] and
-    /// [`Error::body_excerpt`] (docs/wire.md R4.4).
+    /// [`Error::body_excerpt`] ([wire rule](crate::wire) R4.4).
     UnexpectedResponse,
     /// The XML document could not be read.
     Xml,
     /// The call could not be built: a missing mandatory parameter, a bad option.
     InvalidRequest,
-    /// A path given to `service(path)` or an `href` to follow does not name a service (docs/wire.md R2.2).
+    /// A path given to `service(path)` or an `href` to follow does not name a service ([wire rule](crate::wire) R2.2).
     InvalidPath,
     /// The client or connection configuration is invalid.
     Config,
@@ -90,7 +90,13 @@ impl ErrorKind {
     }
 }
 
-/// An error of the SDK. Display: `METHOD URL: what happened`.
+/// An error of the SDK.
+///
+/// `Display` reads `METHOD URL: what happened (HTTP status reason): details; hint`, with the
+/// full URL (scheme, host, port, path and query). `Debug` shows the same text after the
+/// kind, then the causes not already in the text, one a line; so a `main` returning
+/// `Result<(), ovirt::Error>` prints something a person can act on. Neither shows a header
+/// value, a request body, or a successful response's body.
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -100,7 +106,9 @@ struct Inner {
     method: Option<String>,
     url: Option<String>,
     status: Option<u16>,
+    reason: Option<String>,
     fault: Option<Fault>,
+    hint: Option<String>,
     content_type: Option<String>,
     body_excerpt: Option<String>,
     message: Option<String>,
@@ -121,7 +129,9 @@ impl Error {
                 method: None,
                 url: None,
                 status: None,
+                reason: None,
                 fault: None,
+                hint: None,
                 content_type: None,
                 body_excerpt: None,
                 message: None,
@@ -153,6 +163,22 @@ impl Error {
 
     pub(crate) fn status(mut self, status: u16) -> Self {
         self.inner.status = Some(status);
+        self
+    }
+
+    /// Sets the reason phrase of the status line (`Not Found`), when it is not empty.
+    pub(crate) fn reason(mut self, reason: &str) -> Self {
+        if !reason.is_empty() {
+            self.inner.reason = Some(reason.to_owned());
+        }
+        self
+    }
+
+    /// Adds advice on what to do (shown last), unless there is already some.
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
+        if self.inner.hint.is_none() {
+            self.inner.hint = Some(hint.into());
+        }
         self
     }
 
@@ -199,6 +225,17 @@ impl Error {
         self.inner.status
     }
 
+    /// The reason phrase of the response's status line (`Not Found`), if one was received.
+    pub fn http_reason(&self) -> Option<&str> {
+        self.inner.reason.as_deref()
+    }
+
+    /// Advice on what to do about the error, when the SDK has some (an untrusted CA, a
+    /// plain `http://` URL of a TLS port, a wrong API path); also the end of the message.
+    pub fn hint_text(&self) -> Option<&str> {
+        self.inner.hint.as_deref()
+    }
+
     /// The engine's fault, if the response carried one.
     pub fn engine_fault(&self) -> Option<&Fault> {
         self.inner.fault.as_ref()
@@ -240,16 +277,16 @@ impl Error {
         matches!(self.inner.kind, ErrorKind::Timeout)
     }
 
-    /// The error of an error HTTP status (docs/wire.md R4.3): 401/403 authentication, 404 not found,
+    /// The error of an error HTTP status ([wire rule](crate::wire) R4.3): 401/403 authentication, 404 not found,
     /// 409 conflict, others a fault.
-    pub(crate) fn from_status(status: u16) -> Self {
+    pub(crate) fn from_status(status: u16, reason: &str) -> Self {
         let kind = match status {
             401 | 403 => ErrorKind::Authentication,
             404 => ErrorKind::NotFound,
             409 => ErrorKind::Conflict,
             _ => ErrorKind::Fault,
         };
-        Error::new(kind).status(status)
+        Error::new(kind).status(status).reason(reason)
     }
 }
 
@@ -269,9 +306,73 @@ impl From<http1_pipeline::Error> for Error {
         if let (Some(m), Some(u)) = (e.method(), e.url()) {
             err = err.for_request(m.as_str(), u);
         }
+        if let Some(hint) = transport_hint(&e) {
+            // An answer that is not HTTP at all comes from a server that did not read the
+            // request as HTTP.
+            if matches!(e.kind(), K::Malformed) && hint == tls_port_hint() {
+                err = err.processed(false);
+            }
+            err = err.hint(hint);
+        }
         err.inner.from_transport = true;
         err.source(e)
     }
+}
+
+/// The text of `e` and all its causes.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        next = s.source();
+    }
+    text
+}
+
+/// Advice for transport failures whose cause a user can fix.
+fn transport_hint(e: &http1_pipeline::Error) -> Option<String> {
+    use http1_pipeline::ErrorKind as K;
+    let text = chain_text(e);
+    let plain_http = e.url().is_some_and(|u| u.starts_with("http://"));
+    match e.kind() {
+        K::Tls if text.contains("UnknownIssuer") || text.contains("unknown issuer") => Some(
+            "the engine's certificate is not signed by a CA this connection trusts: pass the \
+             engine's CA certificate with ConnectionBuilder::ca_file (an engine serves it at \
+             /ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA) \
+             or ca_pem"
+                .to_owned(),
+        ),
+        K::Tls if text.contains("NotValidForName") => Some(
+            "the engine's certificate does not name this host: use the host name the \
+             certificate was issued for in the URL"
+                .to_owned(),
+        ),
+        K::Tls if text.contains("Expired") => Some(
+            "the engine's certificate has expired: renew it on the engine (or, for tests \
+             only, ConnectionBuilder::insecure)"
+                .to_owned(),
+        ),
+        K::Malformed if plain_http && text_is_tls(&text) => Some(tls_port_hint()),
+        K::Malformed if plain_http => Some(
+            "the server's answer is not HTTP; if this port serves HTTPS, use an https:// URL"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// True if a parse error says the answer does not start with `HTTP/`: what a TLS server
+/// sends back to a plain-text request (a TLS alert record, `\x15\x03...`).
+fn text_is_tls(text: &str) -> bool {
+    text.contains("invalid HTTP version")
+}
+
+pub(crate) fn tls_port_hint() -> String {
+    "the server answered like a TLS server: this port serves HTTPS; use an https:// URL \
+     (the request was not processed)"
+        .to_owned()
 }
 
 fn excerpt(body: &[u8]) -> String {
@@ -286,19 +387,50 @@ fn excerpt(body: &[u8]) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
-        if i.from_transport {
-            // http1-pipeline's message already names the method and URL and says whether the
-            // request may have been processed.
-            if let Some(src) = &i.source {
-                return write!(f, "{}: {src}", i.kind.describe());
-            }
-        }
         if let (Some(m), Some(u)) = (&i.method, &i.url) {
             write!(f, "{m} {u}: ")?;
         }
         f.write_str(i.kind.describe())?;
+        if i.from_transport {
+            // http1-pipeline's message: without the method and URL written above; it says
+            // whether the request may have been processed.
+            if let Some(src) = &i.source {
+                let text = src.to_string();
+                let prefix = match (&i.method, &i.url) {
+                    (Some(m), Some(u)) => format!("{m} {u}: "),
+                    _ => String::new(),
+                };
+                let text = text.strip_prefix(prefix.as_str()).unwrap_or(&text);
+                // A plain-text request to a TLS port was never read as HTTP.
+                let text = match &i.hint {
+                    Some(h) if h.contains("TLS server") => text
+                        .replace("; the request may have been processed", "")
+                        .replace(", the request may have been processed", ""),
+                    _ => text.to_owned(),
+                };
+                write!(f, ": {text}")?;
+                if matches!(i.kind, ErrorKind::Connection | ErrorKind::Timeout)
+                    && !text.contains("processed")
+                    && !text.contains("not sent")
+                {
+                    f.write_str(if i.may_have_been_processed {
+                        "; the request may have been processed"
+                    } else {
+                        "; the request was not processed"
+                    })?;
+                }
+            }
+            if let Some(h) = &i.hint {
+                write!(f, "; {h}")?;
+            }
+            return Ok(());
+        }
         if let Some(s) = i.status {
-            write!(f, " (HTTP {s})")?;
+            write!(f, " (HTTP {s}")?;
+            if let Some(r) = &i.reason {
+                write!(f, " {r}")?;
+            }
+            f.write_str(")")?;
         }
         if let Some(msg) = &i.message {
             write!(f, ": {msg}")?;
@@ -306,12 +438,16 @@ impl fmt::Display for Error {
         if let Some(fault) = &i.fault {
             write!(f, ": {fault}")?;
         }
-        if matches!(i.kind, ErrorKind::UnexpectedResponse) || i.fault.is_none() {
+        if matches!(i.kind, ErrorKind::UnexpectedResponse | ErrorKind::Xml) || i.fault.is_none() {
             if let Some(ct) = &i.content_type {
                 write!(f, "; content type {ct}")?;
             }
+            // Only of error answers (an HTML error page): a successful answer's body may
+            // hold secrets.
             if let Some(b) = &i.body_excerpt {
-                write!(f, "; body starts with {b:?}")?;
+                if !i.status.is_some_and(|s| (200..300).contains(&s)) {
+                    write!(f, "; body starts with {b:?}")?;
+                }
             }
         }
         if matches!(i.kind, ErrorKind::Connection | ErrorKind::Timeout) {
@@ -324,24 +460,37 @@ impl fmt::Display for Error {
         if let Some(src) = &i.source {
             write!(f, ": {src}")?;
         }
+        if let Some(h) = &i.hint {
+            write!(f, "; {h}")?;
+        }
         Ok(())
     }
 }
 
 impl fmt::Debug for Error {
+    /// `Kind: message`, then each cause whose text the message does not already hold.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("Error")
-            .field("kind", &i.kind)
-            .field("method", &i.method)
-            .field("url", &i.url)
-            .field("status", &i.status)
-            .field("fault", &i.fault)
-            .field("content_type", &i.content_type)
-            .field("body_excerpt", &i.body_excerpt)
-            .field("message", &i.message)
-            .field("may_have_been_processed", &i.may_have_been_processed)
-            .finish()
+        let text = self.to_string();
+        write!(f, "{:?}: {text}", self.inner.kind)?;
+        let prefix = match (&self.inner.method, &self.inner.url) {
+            (Some(m), Some(u)) => format!("{m} {u}: "),
+            _ => String::new(),
+        };
+        let mut next = std::error::Error::source(self);
+        let mut first = true;
+        while let Some(cause) = next {
+            let c = cause.to_string();
+            let c = c.strip_prefix(prefix.as_str()).unwrap_or(&c);
+            if !text.contains(c) {
+                if first {
+                    f.write_str("\n\nCaused by:")?;
+                    first = false;
+                }
+                write!(f, "\n    {c}")?;
+            }
+            next = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -360,7 +509,7 @@ mod tests {
 
     #[test]
     fn message_names_method_url_status_and_fault() {
-        let e = Error::from_status(409)
+        let e = Error::from_status(409, "Conflict")
             .fault(Fault {
                 reason: Some("Operation Failed".into()),
                 detail: Some("[Name in use]".into()),
@@ -368,7 +517,7 @@ mod tests {
             .for_request("POST", "/ovirt-engine/api/vms");
         assert_eq!(
             e.to_string(),
-            "POST /ovirt-engine/api/vms: conflict (HTTP 409): Operation Failed: [Name in use]"
+            "POST /ovirt-engine/api/vms: conflict (HTTP 409 Conflict): Operation Failed: [Name in use]"
         );
         assert!(e.is_conflict());
         assert!(e.may_have_been_processed());

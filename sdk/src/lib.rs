@@ -31,7 +31,7 @@
 //! // `send` puts each request on its way at once and returns a future of its result.
 //! let mut pending = Vec::new();
 //! for vm in &vms {
-//!     let vm_service = vms_service.vm_service(vm.id.as_deref().unwrap_or_default());
+//!     let vm_service = vms_service.vm_service(vm);
 //!     pending.push((
 //!         vm.name.clone().unwrap_or_default(),
 //!         vm_service.disk_attachments_service().list().send(),
@@ -68,7 +68,7 @@
 //! let pending: Vec<_> = vms
 //!     .iter()
 //!     .map(|vm| {
-//!         let vm_service = vms_service.vm_service(vm.id.as_deref().unwrap_or_default());
+//!         let vm_service = vms_service.vm_service(vm);
 //!         (
 //!             vm_service.disk_attachments_service().list().send(),
 //!             vm_service.nics_service().list().send(),
@@ -88,6 +88,12 @@
 //!
 //! Runnable versions against an embedded test engine or a real one:
 //! `cargo run --release -p ovirt --example inventory` and `--example inventory_blocking`.
+//!
+//! # Concepts
+//!
+//! Searching (`search`, `max`, `case_sensitive`), `follow`, `all_content`, async actions
+//! and jobs, correlation ids, links and how to follow them, and names that are Rust
+//! keywords (`r#type`, `async_`): see [`concepts`].
 //!
 //! # Pipelining
 //!
@@ -145,6 +151,13 @@
 //! parameter is reported before anything is sent. Passwords and tokens never appear in
 //! errors, `Debug` output or log events.
 //!
+//! Messages name the full URL and the status line (`GET
+//! https://engine.example.com/ovirt-engine/api/vms/123: not found (HTTP 404 Not Found)`)
+//! and end with advice when the SDK recognises the mistake
+//! ([`Error::hint_text`]): an untrusted CA, an `http://` URL of a TLS port, a wrong API path.
+//! `Debug` shows the same text after the kind, then the causes, so a
+//! `fn main() -> Result<(), ovirt::Error>` prints something to act on.
+//!
 //! # Features
 //!
 //! * `native-roots` (default): trust the operating system's certificate store when no CA
@@ -161,9 +174,12 @@
 #![recursion_limit = "256"]
 
 pub mod blocking;
+pub mod concepts;
 pub mod connection;
 pub mod error;
+mod id;
 pub mod links;
+pub mod logging;
 pub mod service;
 pub mod wire;
 pub mod xml;
@@ -196,7 +212,9 @@ pub mod sample {
     include!(concat!(env!("OUT_DIR"), "/sample.rs"));
 }
 
-pub use connection::{Connection, ConnectionBuilder};
+pub use connection::{probe, Connection, ConnectionBuilder, Probe};
 pub use error::Error;
-pub use links::Link;
+pub use id::AsId;
+pub use links::{Follow, Link};
+pub use service::WaitUntil;
 pub use xml::List;

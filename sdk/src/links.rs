@@ -1,6 +1,6 @@
 //! Links: references and list links in returned objects, and following them.
 //!
-//! An object the engine returns points at others in two ways (docs/wire.md R3.6):
+//! An object the engine returns points at others in two ways ([wire rule](crate::wire) R3.6):
 //!
 //! * a **reference** to one object, a struct value carrying only `id` and `href`
 //!   (`<cluster id="123" href="/ovirt-engine/api/clusters/123"/>` in a VM);
@@ -11,7 +11,8 @@
 //! the engine inlines the linked data instead: the list then holds its items and the
 //! reference all its attributes, and [`Link::is_link`] is false.
 //!
-//! [`Link`] tells the two apart; [`Connection::follow_link`] and
+//! [`Link`] tells the two apart; [`Connection::follow_link`] fetches either, taking the
+//! field as it is (`&vm.nics`, `&vm.cluster`: [`Follow`]), and
 //! [`Connection::follow_link_object`] (and the same methods of
 //! [`blocking::Connection`](crate::blocking::Connection)) fetch what a link names (a `GET` of its `href`,
 //! built on [`ServiceContext::follow_list`](crate::service::ServiceContext::follow_list)
@@ -23,20 +24,18 @@
 //!
 //! # async fn demo(connection: Connection) -> Result<(), ovirt::Error> {
 //! let vm = connection.system_service().vms_service().vm_service("123").get().await?;
-//! if let Some(nics) = vm.nics.as_ref().filter(|n| n.is_link()) {
-//!     let nics = connection.follow_link(nics).await?;
+//! if vm.nics.is_link() {
+//!     let nics = connection.follow_link(&vm.nics).await?; // Vec<Nic>
 //!     println!("{} NICs", nics.len());
 //! }
-//! if let Some(cluster) = &vm.cluster {
-//!     let cluster = connection.follow_link_object(cluster.as_ref()).await?;
-//!     println!("cluster {:?}", cluster.name);
-//! }
+//! let cluster = connection.follow_link(&vm.cluster).await?; // Cluster
+//! println!("cluster {:?}", cluster.name);
 //! # Ok(())
 //! # }
 //! ```
 
 use crate::error::{Error, ErrorKind};
-use crate::service::{FollowList, FollowObject, Request, ServiceContext};
+use crate::service::{FollowList, FollowObject, MethodWire, Request, ServiceContext};
 use crate::xml::{FromXml, XmlType};
 use crate::{Connection, List};
 
@@ -89,6 +88,64 @@ fn missing_href(what: &str) -> Error {
     )
 }
 
+/// What [`Connection::follow_link`] follows: a list link ([`List`]), a reference (every
+/// generated struct), or the `Option<List<_>>` and `Option<Box<_>>` fields of returned
+/// objects that hold them (`&vm.nics`, `&vm.cluster`). A list gives `Vec` of its items, a reference the
+/// whole object.
+pub trait Follow {
+    /// The method marker of the `GET` of the `href`.
+    type Method: MethodWire;
+
+    /// The `GET` of what this names, on `ctx`'s transport. A value without `href` (or
+    /// `None`) fails when sent, with [`ErrorKind::InvalidRequest`].
+    fn follow_on(&self, ctx: ServiceContext) -> Request<Self::Method>;
+}
+
+impl<T: FromXml + XmlType + 'static> Follow for List<T> {
+    type Method = FollowList<T>;
+
+    fn follow_on(&self, ctx: ServiceContext) -> Request<FollowList<T>> {
+        follow_list_at(ctx, self)
+    }
+}
+
+impl<T: Link + FromXml + XmlType + 'static> Follow for T {
+    type Method = FollowObject<T>;
+
+    fn follow_on(&self, ctx: ServiceContext) -> Request<FollowObject<T>> {
+        follow_object_at(ctx, self)
+    }
+}
+
+fn not_set<M: MethodWire>(ctx: ServiceContext) -> Request<M> {
+    ctx.request().set_body(Err(Error::with_message(
+        ErrorKind::InvalidRequest,
+        "cannot follow a link that is not set (None)",
+    )))
+}
+
+impl<T: FromXml + XmlType + 'static> Follow for Option<List<T>> {
+    type Method = FollowList<T>;
+
+    fn follow_on(&self, ctx: ServiceContext) -> Request<FollowList<T>> {
+        match self {
+            Some(list) => follow_list_at(ctx, list),
+            None => not_set(ctx),
+        }
+    }
+}
+
+impl<T: Link + FromXml + XmlType + 'static> Follow for Option<Box<T>> {
+    type Method = FollowObject<T>;
+
+    fn follow_on(&self, ctx: ServiceContext) -> Request<FollowObject<T>> {
+        match self {
+            Some(reference) => follow_object_at(ctx, &**reference),
+            None => not_set(ctx),
+        }
+    }
+}
+
 fn follow_list_at<T: FromXml + XmlType + 'static>(
     ctx: ServiceContext,
     list: &List<T>,
@@ -110,20 +167,18 @@ fn follow_object_at<T: Link + FromXml + XmlType + 'static>(
 }
 
 impl Connection {
-    /// A `GET` of the list a list link names (`vm.nics`), read as its items. The request
-    /// may take per-call options (e.g. `.query("follow", "...")`); a list without `href`
-    /// fails when sent with [`ErrorKind::InvalidRequest`], one outside the API base path
-    /// with [`ErrorKind::InvalidPath`].
-    pub fn follow_link<T: FromXml + XmlType + 'static>(
-        &self,
-        list: &List<T>,
-    ) -> Request<FollowList<T>> {
-        follow_list_at(ServiceContext::root(self.transport()), list)
+    /// A `GET` of what a link names: a list link (`&vm.nics`) gives its items, a reference
+    /// (`&vm.cluster`) the whole object; the `Option` and `Box` of the fields are taken as
+    /// they are (see [`Follow`]). The request may take per-call options (e.g.
+    /// `.query("follow", "...")`); a link that is `None` or has no `href` fails when sent
+    /// with [`ErrorKind::InvalidRequest`], one outside the API base path with
+    /// [`ErrorKind::InvalidPath`].
+    pub fn follow_link<L: Follow + ?Sized>(&self, link: &L) -> Request<L::Method> {
+        link.follow_on(ServiceContext::root(self.transport()))
     }
 
     /// A `GET` of the object a reference names (`vm.cluster`), read as a `T` with all its
-    /// attributes. A reference without `href` fails when sent with
-    /// [`ErrorKind::InvalidRequest`].
+    /// attributes; [`Connection::follow_link`] does the same and takes the field as it is.
     pub fn follow_link_object<T: Link + FromXml + XmlType + 'static>(
         &self,
         reference: &T,
@@ -133,13 +188,10 @@ impl Connection {
 }
 
 impl crate::blocking::Connection {
-    /// A `GET` of the list a list link names; wait for it with
+    /// A `GET` of what a link names; wait for it with
     /// [`Wait::wait`](crate::blocking::Wait::wait) (see [`Connection::follow_link`]).
-    pub fn follow_link<T: FromXml + XmlType + 'static>(
-        &self,
-        list: &List<T>,
-    ) -> Request<FollowList<T>> {
-        follow_list_at(self.root_context(), list)
+    pub fn follow_link<L: Follow + ?Sized>(&self, link: &L) -> Request<L::Method> {
+        link.follow_on(self.root_context())
     }
 
     /// A `GET` of the object a reference names; wait for it with

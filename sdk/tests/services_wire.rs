@@ -950,3 +950,24 @@ async fn structured_remove_without_its_list_sends_no_body() {
         seen.target
     );
 }
+
+#[tokio::test]
+async fn operating_systems_are_listed_under_either_root_spelling() {
+    // The model's root is `operation_systems`; engines' documentation pages and mocks
+    // write `operating_systems`. Both read as the same list.
+    for body in [
+        "<operation_systems><operating_system id=\"1\"><name>rhel_9x64</name></operating_system></operation_systems>",
+        "<operating_systems>\n  <operating_system id=\"1\"><name>rhel_9x64</name></operating_system>\n</operating_systems>",
+    ] {
+        let server = Server::start(move |_| xml(200, body)).await;
+        let oss = server
+            .system()
+            .operating_systems_service()
+            .list()
+            .await
+            .unwrap();
+        assert_eq!(oss.len(), 1, "{body}");
+        assert_eq!(oss[0].name.as_deref(), Some("rhel_9x64"));
+        assert_eq!(server.only().target, format!("{BASE}/operatingsystems"));
+    }
+}

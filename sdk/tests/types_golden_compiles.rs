@@ -2,10 +2,11 @@
 //! with Rust keywords and std types (`model-codegen/tests/snapshots/clashes.*`)
 //! compiles against the runtime and round-trips.
 
-// The generated code refers to `crate::xml` (the runtime), `crate::Link` and `crate::types`.
+// The generated code refers to `crate::xml` (the runtime), `crate::Link`, `crate::AsId`
+// and `crate::types`.
 use ovirt::xml;
 #[allow(unused_imports)]
-use ovirt::Link;
+use ovirt::{AsId, Link};
 
 #[allow(dead_code, missing_docs, clippy::all)]
 mod types {

@@ -173,29 +173,92 @@ fn damaged_documents_never_panic_the_readers() {
 
 /// Offsets in a written (compact) document where a child element may stand: right after
 /// a start tag whose content is elements, or after an element's end; never after the root.
-fn child_positions(doc: &str) -> Vec<usize> {
+/// Each with `true` when the parent's children all have one tag: the parent may be a list
+/// wrapper, where every child is an item (R3.5) unless it is one of the wrapper's own
+/// children (`<actions>`, `<link>`, ...).
+fn child_positions(doc: &str) -> Vec<(usize, bool)> {
     let bytes = doc.as_bytes();
-    let mut positions = Vec::new();
+    // Pass 1: the child tags of every element, by the offset of its start tag.
+    let mut children: std::collections::HashMap<usize, Vec<&[u8]>> = Default::default();
+    let mut stack: Vec<usize> = Vec::new();
     let mut tag_start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b'<' => tag_start = i,
-            b'>' if i + 1 < bytes.len() && bytes[i + 1] == b'<' => {
+            b'>' => {
                 let tag = &bytes[tag_start..=i];
                 if tag.starts_with(b"<?") || tag.starts_with(b"<!") {
                     continue;
                 }
-                let is_start = !tag.starts_with(b"</") && !tag.ends_with(b"/>");
+                if tag.starts_with(b"</") {
+                    stack.pop();
+                    continue;
+                }
+                let name_len = tag[1..]
+                    .iter()
+                    .position(|&c| c == b' ' || c == b'>' || c == b'/')
+                    .unwrap_or(tag.len() - 1);
+                if let Some(&parent) = stack.last() {
+                    children
+                        .entry(parent)
+                        .or_default()
+                        .push(&tag[1..1 + name_len]);
+                }
+                if !tag.ends_with(b"/>") {
+                    stack.push(tag_start);
+                }
+            }
+            _ => {}
+        }
+    }
+    let uniform = |parent: usize| {
+        children
+            .get(&parent)
+            .is_some_and(|c| c.iter().all(|t| *t == c[0]))
+    };
+    // Pass 2: the places, with their parent.
+    let mut positions = Vec::new();
+    let mut stack: Vec<usize> = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => tag_start = i,
+            b'>' => {
+                let tag = &bytes[tag_start..=i];
+                if tag.starts_with(b"<?") || tag.starts_with(b"<!") {
+                    continue;
+                }
+                let is_end = tag.starts_with(b"</");
+                let is_start = !is_end && !tag.ends_with(b"/>");
+                if is_end {
+                    stack.pop();
+                } else if is_start {
+                    stack.push(tag_start);
+                }
+                if i + 1 >= bytes.len() || bytes[i + 1] != b'<' {
+                    continue;
+                }
                 // `<x></x>`: empty content, maybe a scalar; leave it alone.
                 if is_start && bytes[i + 1..].starts_with(b"</") {
                     continue;
                 }
-                positions.push(i + 1);
+                if let Some(&parent) = stack.last() {
+                    positions.push((i + 1, uniform(parent)));
+                }
             }
             _ => {}
         }
     }
     positions
+}
+
+/// Unknown children a list wrapper may hold beside its items (R3.5, R3.6).
+fn unknown_wrapper_child() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("<actions/>".to_string()),
+        Just(r#"<actions><link rel="start" href="/x/start"/><zz/></actions>"#.to_string()),
+        Just(r#"<link rel="zz_unknown_rel" href="/ovirt-engine/api/x"/>"#.to_string()),
+        Just("<!-- a comment -->".to_string()),
+    ]
 }
 
 fn unknown_element() -> impl Strategy<Value = String> {
@@ -227,12 +290,18 @@ where
         positions.len() >= 3,
         "too few places to insert into:\n{doc}"
     );
-    let strategy = proptest::collection::vec((any::<usize>(), unknown_element()), 1..8);
+    let strategy = proptest::collection::vec(
+        (any::<usize>(), unknown_element(), unknown_wrapper_child()),
+        1..8,
+    );
     runner(150)
         .run(&strategy, |inserts| {
             let mut chosen: Vec<(usize, String)> = inserts
                 .into_iter()
-                .map(|(i, e)| (positions[i % positions.len()], e))
+                .map(|(i, e, w)| match positions[i % positions.len()] {
+                    (at, true) => (at, w),
+                    (at, false) => (at, e),
+                })
                 .collect();
             // Insert from the end so earlier offsets stay valid.
             chosen.sort_by_key(|c| std::cmp::Reverse(c.0));

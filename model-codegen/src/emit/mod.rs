@@ -1,5 +1,6 @@
 //! Emitters: IR -> token streams, one module per generated file.
 
+pub mod docs;
 pub mod sample;
 pub mod services;
 pub mod types;

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, VecDeque};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
+use crate::emit::docs;
 use crate::emit::types::{element_type, type_ref as rust_type};
 use crate::ir::*;
 use crate::naming::{
@@ -245,19 +246,61 @@ fn place_doc(model: &Model, p: &Parameter) -> String {
     }
 }
 
+/// The facts the model gives about a parameter: type, mandatory or not, input and/or
+/// output, and where it travels.
+fn param_facts(model: &Model, p: &Parameter) -> String {
+    let dir = match (p.input.is_some(), p.output.is_some()) {
+        (true, true) => "in and out",
+        (true, false) => "in",
+        (false, _) => "out",
+    };
+    let need = if p.mandatory { "mandatory" } else { "optional" };
+    format!(
+        "(`{}`, {need}, {dir}), sent as {}.",
+        type_doc(&p.ty),
+        place_doc(model, p)
+    )
+}
+
+/// A link to the crate docs' account of a parameter that many methods share.
+fn concept_link(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "search" | "max" | "case_sensitive" => "See [searching](crate::concepts#search).",
+        "follow" => "See [follow](crate::concepts#follow).",
+        "all_content" => "See [all content](crate::concepts#all-content).",
+        "async" => "See [async actions](crate::concepts#async-actions).",
+        "filter" => "See [filter](crate::concepts#search).",
+        _ => return None,
+    })
+}
+
+/// A forwarding setter for a setter whose name is a Rust keyword (`r#async` -> `async_`),
+/// so it can be called without the raw-identifier syntax.
+fn keyword_alias(setter: &str, arg: TokenStream) -> Option<TokenStream> {
+    let raw = setter.strip_prefix("r#")?;
+    let alias = ident(&format!("{raw}_"));
+    let target = ident(setter);
+    let doc = format!(
+        "Same as `.r#{raw}(..)`: `{raw}` is a Rust keyword, so this spelling is offered too."
+    );
+    Some(quote! {
+        #[doc = #doc]
+        #[inline]
+        pub fn #alias(self, value: #arg) -> Self {
+            self.#target(value)
+        }
+    })
+}
+
 /// The setter of one input parameter on `Request<marker>`.
 fn setter(model: &Model, p: &Parameter) -> Option<TokenStream> {
     let input = p.input?;
     let name = ident(&setter_name(p));
     let tag = &p.tag;
-    let mut doc = format!(
-        "Sets parameter `{}` (`{}`), sent as {}.",
-        p.name,
-        type_doc(&p.ty),
-        place_doc(model, p)
-    );
-    if p.mandatory {
-        doc.push_str(" Mandatory.");
+    let mut doc = format!("Sets `{}` {}", p.name, param_facts(model, p));
+    if let Some(concept) = concept_link(&p.name) {
+        doc.push(' ');
+        doc.push_str(concept);
     }
     doc.push_str(&annotation_doc(&p.annotations));
     let elem = element_type(&p.ty);
@@ -345,27 +388,33 @@ fn setter(model: &Model, p: &Parameter) -> Option<TokenStream> {
     } else {
         elem
     };
+    let alias = keyword_alias(&setter_name(p), arg.clone());
     Some(quote! {
         #[doc = #doc]
         pub fn #name(self, value: #arg) -> Self {
             #body
         }
+        #alias
     })
 }
 
-fn method_doc(model: &Model, service: &Service, m: &Method, out_ty: &str) -> String {
+fn method_doc(model: &Model, service: &Service, m: &Method, out_ty: &str, request: &str) -> String {
     let target = match &m.segment {
         Some(s) => format!("the service path + `/{s}`"),
         None => "the service path".to_string(),
     };
-    let mut doc = format!(
+    let mut doc = match docs::method(&service.name, &m.sdk_name(), m.kind) {
+        Some(sentence) => format!("{sentence}\n\n"),
+        None => String::new(),
+    };
+    doc.push_str(&format!(
         "`{}` of service `{}` ({}): `{}` to {}.",
         m.name,
         service.name,
         m.kind.as_str(),
         m.verb.as_str(),
         target
-    );
+    ));
     if let Some(b) = &m.base {
         doc.push_str(&format!(
             " A signature of `{b}`: sent like it, with its own parameter set ([wire rule R1.8](crate::wire))."
@@ -376,19 +425,24 @@ fn method_doc(model: &Model, service: &Service, m: &Method, out_ty: &str) -> Str
         .iter()
         .filter(|p| p.input.is_some())
         .map(|p| {
+            let setter = setter_name(p);
+            // A keyword setter is linked through its plain spelling (`async_`).
+            let (shown, target) = match setter.strip_prefix("r#") {
+                Some(raw) => (format!("r#{raw}` or `{raw}_"), format!("{raw}_")),
+                None => (setter.clone(), setter.clone()),
+            };
             format!(
-                "* `{}` (`{}`{}): {}",
-                setter_name(p).trim_start_matches("r#"),
-                type_doc(&p.ty),
-                if p.mandatory { ", mandatory" } else { "" },
-                place_doc(model, p)
+                "* [`{shown}`]({request}::{target}) {}",
+                param_facts(model, p)
             )
         })
         .collect();
     if inputs.is_empty() {
         doc.push_str("\n\nNo parameters.");
     } else {
-        doc.push_str("\n\nParameters (setters of the returned request):\n\n");
+        doc.push_str(&format!(
+            "\n\nParameters, set on the returned [`{request}`]:\n\n"
+        ));
         doc.push_str(&inputs.join("\n"));
     }
     doc.push_str(&format!("\n\nOutput: {out_ty}."));
@@ -405,11 +459,23 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
     } else {
         ident("body")
     };
-    let doc = method_doc(model, service, m, &out_doc);
+    let request_name = format!("{}Request", marker_type_name(&service.name, m));
+    let request = ident(&request_name);
+    let doc = method_doc(model, service, m, &out_doc, &request_name);
+    let service_ty = service_type_name(&service.name);
     let marker_doc = format!(
-        "Marker of method `{}` of service `{}` for `crate::service::Request`.",
+        "How method `{}` of service `{}` travels (verb, path, output reader); its request is [`{request_name}`].",
         m.sdk_name(),
         service.name
+    );
+    let fn_text = method_fn_name(m);
+    // Intra-doc links cannot name a raw identifier (`r#move`); its page anchor can.
+    let fn_link = match fn_text.strip_prefix("r#") {
+        Some(raw) => format!("{service_ty}#method.{raw}"),
+        None => format!("{service_ty}::{fn_text}"),
+    };
+    let request_doc = format!(
+        "The request of [`{service_ty}::{fn_text}`]({fn_link}): its own methods set the parameters; send it with `.await` or [`send`](crate::service::Request::send).",
     );
     let name = format!("{}.{}", service.name, m.sdk_name());
     let method = method_ident(m.verb);
@@ -438,12 +504,14 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
         quote!()
     } else {
         quote! {
-            impl crate::service::Request<#marker> {
+            impl #request {
                 #(#setters)*
             }
         }
     };
     let items = quote! {
+        #[doc = #request_doc]
+        pub type #request = crate::service::Request<#marker>;
         #[doc = #marker_doc]
         #[derive(Debug)]
         pub enum #marker {}
@@ -463,7 +531,7 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
     };
     let method = quote! {
         #[doc = #doc]
-        pub fn #fn_name(&self) -> crate::service::Request<#marker> {
+        pub fn #fn_name(&self) -> #request {
             self.0.request()
         }
     };
@@ -492,12 +560,15 @@ fn emit_locator(model: &Model, service: &Service, l: &Locator) -> TokenStream {
                 #target(self.0.child(#s))
             }
         },
+        // The value is anything that names an id (`&str`, `String`, `&vm.id`, `&vm`):
+        // `crate::AsId`, one runtime trait, so each locator is one line.
         LocatorPath::Parameter(p) => {
             let arg = ident(&naming::field_name(&p.name));
+            let name = locator_method_name(l);
             quote! {
                 #[doc = #doc]
-                pub fn #fn_name(&self, #arg: impl ::std::convert::AsRef<str>) -> #target {
-                    #target(self.0.child_value(#arg.as_ref()))
+                pub fn #fn_name(&self, #arg: impl crate::AsId) -> #target {
+                    #target(self.0.child_id(&#arg, #name))
                 }
             }
         }
@@ -550,6 +621,7 @@ fn emit_locate(service: &Service) -> TokenStream {
     };
     quote! {
         #[doc = "Continues navigation by path ([wire rule R2.2](crate::wire)) from this service with `path`; `full` is the whole path, for errors."]
+        #[doc(hidden)]
         pub fn locate(self, path: &str, full: &str) -> ::std::result::Result<AnyService, crate::Error> {
             if path.is_empty() {
                 return ::std::result::Result::Ok(AnyService::#variant(self));
@@ -561,7 +633,10 @@ fn emit_locate(service: &Service) -> TokenStream {
 
 fn emit_service(model: &Model, s: &Service, paths: &BTreeMap<String, String>) -> TokenStream {
     let ty = ident(&service_type_name(&s.name));
-    let mut doc = format!("Service `{}`.", s.name);
+    let mut doc = match docs::service(&s.name) {
+        Some(d) => format!("{}\n\nService `{}`.", d.about, s.name),
+        None => format!("Service `{}`.", s.name),
+    };
     match paths.get(&s.name) {
         Some(p) if p.is_empty() => doc.push_str(" The root service: its path is the API entry URL."),
         Some(p) => doc.push_str(&format!(
@@ -619,7 +694,25 @@ fn emit_service(model: &Model, s: &Service, paths: &BTreeMap<String, String>) ->
     } else {
         quote!()
     };
+    // `crate::WaitUntil` (poll `get` until a condition holds), for services with a `get`.
+    let wait = s
+        .methods
+        .iter()
+        .find(|m| m.kind == MethodKind::Get)
+        .map(|m| {
+            let marker = ident(&marker_type_name(&s.name, m));
+            let get = ident(&method_fn_name(m));
+            quote! {
+                impl crate::service::WaitUntil for #ty {
+                    type Get = #marker;
+                    fn get_request(&self) -> crate::service::Request<#marker> {
+                        self.#get()
+                    }
+                }
+            }
+        });
     quote! {
+        #wait
         #[doc = #doc]
         #[derive(Clone, Debug)]
         pub struct #ty(crate::service::ServiceContext);
@@ -718,8 +811,16 @@ mod tests {
                         }
                         (None, syn::Type::Path(t)) => {
                             let last = t.path.segments.last().unwrap();
-                            if last.ident == "Request" {
-                                d.setters += fns.count();
+                            if last.ident.to_string().ends_with("Request") {
+                                // Keyword setters' plain spellings (`async_`) are aliases.
+                                let fns: Vec<String> = fns.collect();
+                                d.setters += fns
+                                    .iter()
+                                    .filter(|f| {
+                                        !f.strip_suffix('_')
+                                            .is_some_and(|raw| fns.contains(&format!("r#{raw}")))
+                                    })
+                                    .count();
                             } else if last.ident.to_string().ends_with("Service") {
                                 for f in fns {
                                     if [
@@ -779,15 +880,52 @@ mod tests {
         let model = spec_model();
         let text = crate::render(emit(&model)).unwrap();
         for needle in [
-            "pub fn add_from_scratch(&self) -> crate::service::Request<VmsAddFromScratch>",
-            "pub fn install_using_ssh(&self) -> crate::service::Request<HostInstallUsingSsh>",
+            "pub fn add_from_scratch(&self) -> VmsAddFromScratchRequest",
+            "pub fn install_using_ssh(&self) -> HostInstallUsingSshRequest",
+            "pub type VmsAddFromScratchRequest = crate::service::Request<VmsAddFromScratch>;",
             "pub fn update_iscsi(",
             "pub fn r#move(&self)",
             "pub fn timeout_(self, value: i64) -> Self",
-            "pub fn clone_(&self) -> crate::service::Request<VmClone>",
+            "pub fn clone_(&self) -> VmCloneRequest",
+            "pub fn async_(self, value: bool) -> Self",
         ] {
             assert!(text.contains(needle), "missing {needle:?}");
         }
+    }
+
+    #[test]
+    fn every_method_of_the_hand_documented_services_has_a_sentence() {
+        let model = spec_model();
+        assert!(docs::SERVICES.len() >= 40, "{}", docs::SERVICES.len());
+        let mut sentences = 0;
+        for d in docs::SERVICES {
+            let s = model
+                .service(d.name)
+                .unwrap_or_else(|| panic!("docs name service `{}`, not in the model", d.name));
+            for m in &s.methods {
+                assert!(
+                    docs::method(d.name, &m.sdk_name(), m.kind).is_some(),
+                    "no sentence for `{}`/`{}`",
+                    d.name,
+                    m.sdk_name()
+                );
+                sentences += 1;
+            }
+        }
+        assert!(sentences >= 200, "{sentences}");
+        // Every hand-written sentence names a method that exists.
+        for (service, method, _) in docs::METHODS {
+            let s = model.service(service).expect("service exists");
+            assert!(
+                s.methods.iter().any(|m| m.sdk_name() == *method),
+                "docs name `{service}`/`{method}`, not in the model"
+            );
+        }
+        let text = crate::render(emit(&model)).unwrap();
+        assert!(
+            text.contains("Powers the VM on"),
+            "the sentences are emitted"
+        );
     }
 
     #[test]

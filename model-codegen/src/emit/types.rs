@@ -200,13 +200,48 @@ fn emit_struct(s: &StructType) -> TokenStream {
                 self
             }
         });
+        // A setter named by a Rust keyword (`r#type`) also gets a plain spelling (`type_`).
+        if let Some(raw) = naming::setter_name(&m.name).strip_prefix("r#") {
+            let alias = naming::ident(&format!("{raw}_"));
+            let ad = doc(format!(
+                "Same as `.r#{raw}(..)`: `{raw}` is a Rust keyword, so this spelling is offered too (the field stays `r#{raw}`)."
+            ));
+            setters.push(quote! {
+                #ad
+                #[inline]
+                pub fn #alias(self, value: impl ::std::convert::Into<#st>) -> Self {
+                    self.#setter(value)
+                }
+            });
+        }
     }
+    // `crate::AsId`: a returned object names its own id to a locator (`vm_service(&vm)`).
+    let as_id = s
+        .members
+        .iter()
+        .find(|m| {
+            naming::field_name(&m.name) == "id"
+                && !m.ty.list
+                && m.ty.primitive() == Some(Primitive::String)
+        })
+        .map(|m| {
+            let f = naming::field_ident(&m.name);
+            quote! {
+                impl crate::AsId for #name {
+                    fn as_id(&self) -> ::std::option::Option<&str> {
+                        self.#f.as_deref()
+                    }
+                }
+            }
+        });
     quote! {
         #sdoc
         #[derive(Debug, Clone, Default, PartialEq)]
         pub struct #name {
             #(#fields)*
         }
+
+        #as_id
 
         impl #name {
             /// A value with every field unset; set fields with the builder methods.
@@ -320,6 +355,12 @@ fn emit_enum(e: &EnumType) -> TokenStream {
             ) -> ::std::result::Result<Self, crate::xml::XmlError> {
                 crate::xml::read_scalar(r, e)
             }
+            fn from_xml_opt(
+                r: &mut crate::xml::XmlReader<'_>,
+                e: &crate::xml::Start<'_>,
+            ) -> ::std::result::Result<::std::option::Option<Self>, crate::xml::XmlError> {
+                crate::xml::read_scalar_opt(r, e)
+            }
         }
 
         impl crate::xml::ToXml for #name {
@@ -330,7 +371,7 @@ fn emit_enum(e: &EnumType) -> TokenStream {
 
         impl crate::xml::Scalar for #name {
             fn parse_xml(text: &str) -> ::std::result::Result<Self, ::std::string::String> {
-                ::std::result::Result::Ok(Self::from_wire(text))
+                ::std::result::Result::Ok(Self::from_wire(&crate::xml::token(text)))
             }
             fn write_xml(&self, out: &mut ::std::string::String) {
                 out.push_str(self.as_str());

@@ -159,5 +159,15 @@ pub fn emit(model: &Model) -> Result<TokenStream, GenerateError> {
         .iter()
         .map(emit_struct)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(quote!(#(#impls)*))
+    // Root tags readers also accept for a list document (spec `list-tag-aliases`).
+    let aliases = model.structs.iter().flat_map(|s| {
+        let tag = &s.list_tag;
+        s.list_tag_aliases.iter().map(move |a| quote!((#tag, #a),))
+    });
+    Ok(quote! {
+        /// `(list tag, other spelling)` pairs: a reader expecting a document with root
+        /// `list tag` also takes one with root `other spelling`.
+        pub(crate) const LIST_TAG_ALIASES: &[(&str, &str)] = &[#(#aliases)*];
+        #(#impls)*
+    })
 }

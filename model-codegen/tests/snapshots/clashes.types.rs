@@ -38,6 +38,11 @@ pub struct Option {
     /// Attribute `clone`: string; element `<clone>`.
     pub clone: ::std::option::Option<::std::string::String>,
 }
+impl crate::AsId for Option {
+    fn as_id(&self) -> ::std::option::Option<&str> {
+        self.id.as_deref()
+    }
+}
 impl Option {
     /// A value with every field unset; set fields with the builder methods.
     pub fn new() -> Self {
@@ -67,6 +72,11 @@ impl Option {
         self.r#type = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#type(..)`: `type` is a Rust keyword, so this spelling is offered too (the field stays `r#type`).
+    #[inline]
+    pub fn type_(self, value: impl ::std::convert::Into<crate::types::Value>) -> Self {
+        self.r#type(value)
+    }
     /// Sets `ref`.
     pub fn r#ref(
         mut self,
@@ -75,10 +85,20 @@ impl Option {
         self.r#ref = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#ref(..)`: `ref` is a Rust keyword, so this spelling is offered too (the field stays `r#ref`).
+    #[inline]
+    pub fn ref_(self, value: impl ::std::convert::Into<::std::string::String>) -> Self {
+        self.r#ref(value)
+    }
     /// Sets `match`.
     pub fn r#match(mut self, value: impl ::std::convert::Into<bool>) -> Self {
         self.r#match = ::std::option::Option::Some(value.into());
         self
+    }
+    /// Same as `.r#match(..)`: `match` is a Rust keyword, so this spelling is offered too (the field stays `r#match`).
+    #[inline]
+    pub fn match_(self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.r#match(value)
     }
     /// Sets `self`.
     pub fn self_(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -90,6 +110,11 @@ impl Option {
         self.r#async = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#async(..)`: `async` is a Rust keyword, so this spelling is offered too (the field stays `r#async`).
+    #[inline]
+    pub fn async_(self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.r#async(value)
+    }
     /// Sets `move`.
     pub fn r#move(
         mut self,
@@ -97,6 +122,11 @@ impl Option {
     ) -> Self {
         self.r#move = ::std::option::Option::Some(value.into());
         self
+    }
+    /// Same as `.r#move(..)`: `move` is a Rust keyword, so this spelling is offered too (the field stays `r#move`).
+    #[inline]
+    pub fn move_(self, value: impl ::std::convert::Into<crate::xml::DateTime>) -> Self {
+        self.r#move(value)
     }
     /// Sets `static`.
     pub fn r#static(
@@ -106,6 +136,14 @@ impl Option {
         self.r#static = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#static(..)`: `static` is a Rust keyword, so this spelling is offered too (the field stays `r#static`).
+    #[inline]
+    pub fn static_(
+        self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.r#static(value)
+    }
     /// Sets `true`.
     pub fn r#true(
         mut self,
@@ -114,6 +152,14 @@ impl Option {
         self.r#true = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#true(..)`: `true` is a Rust keyword, so this spelling is offered too (the field stays `r#true`).
+    #[inline]
+    pub fn true_(
+        self,
+        value: impl ::std::convert::Into<::std::vec::Vec<crate::types::Value>>,
+    ) -> Self {
+        self.r#true(value)
+    }
     /// Sets `false`.
     pub fn r#false(
         mut self,
@@ -121,6 +167,14 @@ impl Option {
     ) -> Self {
         self.r#false = ::std::option::Option::Some(::std::boxed::Box::new(value.into()));
         self
+    }
+    /// Same as `.r#false(..)`: `false` is a Rust keyword, so this spelling is offered too (the field stays `r#false`).
+    #[inline]
+    pub fn false_(
+        self,
+        value: impl ::std::convert::Into<crate::types::Version>,
+    ) -> Self {
+        self.r#false(value)
     }
     /// Sets `clone`.
     pub fn clone_(
@@ -159,6 +213,11 @@ impl Result {
         self.r#box = ::std::option::Option::Some(::std::boxed::Box::new(value.into()));
         self
     }
+    /// Same as `.r#box(..)`: `box` is a Rust keyword, so this spelling is offered too (the field stays `r#box`).
+    #[inline]
+    pub fn box_(self, value: impl ::std::convert::Into<crate::types::Box>) -> Self {
+        self.r#box(value)
+    }
 }
 unsafe impl ::std::marker::Send for Result {}
 unsafe impl ::std::marker::Sync for Result {}
@@ -195,6 +254,11 @@ pub struct Version {
     pub files: ::std::option::Option<crate::xml::List<crate::types::File>>,
     /// Link `method`: [`Method`]; element `<method>`.
     pub method: ::std::option::Option<::std::boxed::Box<crate::types::Method>>,
+}
+impl crate::AsId for Version {
+    fn as_id(&self) -> ::std::option::Option<&str> {
+        self.id.as_deref()
+    }
 }
 impl Version {
     /// A value with every field unset; set fields with the builder methods.
@@ -233,6 +297,11 @@ impl Version {
         self.r#type = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#type(..)`: `type` is a Rust keyword, so this spelling is offered too (the field stays `r#type`).
+    #[inline]
+    pub fn type_(self, value: impl ::std::convert::Into<crate::types::Value>) -> Self {
+        self.r#type(value)
+    }
     /// Sets `ref`.
     pub fn r#ref(
         mut self,
@@ -241,10 +310,20 @@ impl Version {
         self.r#ref = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#ref(..)`: `ref` is a Rust keyword, so this spelling is offered too (the field stays `r#ref`).
+    #[inline]
+    pub fn ref_(self, value: impl ::std::convert::Into<::std::string::String>) -> Self {
+        self.r#ref(value)
+    }
     /// Sets `match`.
     pub fn r#match(mut self, value: impl ::std::convert::Into<bool>) -> Self {
         self.r#match = ::std::option::Option::Some(value.into());
         self
+    }
+    /// Same as `.r#match(..)`: `match` is a Rust keyword, so this spelling is offered too (the field stays `r#match`).
+    #[inline]
+    pub fn match_(self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.r#match(value)
     }
     /// Sets `self`.
     pub fn self_(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -256,6 +335,11 @@ impl Version {
         self.r#async = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#async(..)`: `async` is a Rust keyword, so this spelling is offered too (the field stays `r#async`).
+    #[inline]
+    pub fn async_(self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.r#async(value)
+    }
     /// Sets `move`.
     pub fn r#move(
         mut self,
@@ -263,6 +347,11 @@ impl Version {
     ) -> Self {
         self.r#move = ::std::option::Option::Some(value.into());
         self
+    }
+    /// Same as `.r#move(..)`: `move` is a Rust keyword, so this spelling is offered too (the field stays `r#move`).
+    #[inline]
+    pub fn move_(self, value: impl ::std::convert::Into<crate::xml::DateTime>) -> Self {
+        self.r#move(value)
     }
     /// Sets `static`.
     pub fn r#static(
@@ -272,6 +361,14 @@ impl Version {
         self.r#static = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#static(..)`: `static` is a Rust keyword, so this spelling is offered too (the field stays `r#static`).
+    #[inline]
+    pub fn static_(
+        self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.r#static(value)
+    }
     /// Sets `true`.
     pub fn r#true(
         mut self,
@@ -280,6 +377,14 @@ impl Version {
         self.r#true = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#true(..)`: `true` is a Rust keyword, so this spelling is offered too (the field stays `r#true`).
+    #[inline]
+    pub fn true_(
+        self,
+        value: impl ::std::convert::Into<::std::vec::Vec<crate::types::Value>>,
+    ) -> Self {
+        self.r#true(value)
+    }
     /// Sets `false`.
     pub fn r#false(
         mut self,
@@ -287,6 +392,14 @@ impl Version {
     ) -> Self {
         self.r#false = ::std::option::Option::Some(::std::boxed::Box::new(value.into()));
         self
+    }
+    /// Same as `.r#false(..)`: `false` is a Rust keyword, so this spelling is offered too (the field stays `r#false`).
+    #[inline]
+    pub fn false_(
+        self,
+        value: impl ::std::convert::Into<crate::types::Version>,
+    ) -> Self {
+        self.r#false(value)
     }
     /// Sets `clone`.
     pub fn clone_(
@@ -441,6 +554,11 @@ impl Action {
         self.r#async = ::std::option::Option::Some(value.into());
         self
     }
+    /// Same as `.r#async(..)`: `async` is a Rust keyword, so this spelling is offered too (the field stays `r#async`).
+    #[inline]
+    pub fn async_(self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.r#async(value)
+    }
     /// Sets `ticket`.
     pub fn ticket(
         mut self,
@@ -463,7 +581,7 @@ pub enum Value {
     /// `unknown`.
     Unknown,
     /// `x86_64`.
-    X8664,
+    X86_64,
     /// `UPPER`.
     Upper,
     /// A value this SDK does not know (from a newer engine), as sent.
@@ -475,7 +593,7 @@ impl Value {
         Self::Self_,
         Self::Type,
         Self::Unknown,
-        Self::X8664,
+        Self::X86_64,
         Self::Upper,
     ];
     /// The text on the wire.
@@ -484,7 +602,7 @@ impl Value {
             Self::Self_ => "self",
             Self::Type => "type",
             Self::Unknown => "unknown",
-            Self::X8664 => "x86_64",
+            Self::X86_64 => "x86_64",
             Self::Upper => "UPPER",
             Self::Unrecognized(s) => s,
         }
@@ -496,7 +614,7 @@ impl Value {
             "self" => Self::Self_,
             "type" => Self::Type,
             "unknown" => Self::Unknown,
-            "x86_64" => Self::X8664,
+            "x86_64" => Self::X86_64,
             "UPPER" => Self::Upper,
             _ if s.bytes().any(|b| b.is_ascii_uppercase()) => {
                 match Self::from_wire(&s.to_ascii_lowercase()) {
@@ -532,6 +650,12 @@ impl crate::xml::FromXml for Value {
     ) -> ::std::result::Result<Self, crate::xml::XmlError> {
         crate::xml::read_scalar(r, e)
     }
+    fn from_xml_opt(
+        r: &mut crate::xml::XmlReader<'_>,
+        e: &crate::xml::Start<'_>,
+    ) -> ::std::result::Result<::std::option::Option<Self>, crate::xml::XmlError> {
+        crate::xml::read_scalar_opt(r, e)
+    }
 }
 impl crate::xml::ToXml for Value {
     fn to_xml(&self, w: &mut crate::xml::XmlWriter, tag: &str) {
@@ -540,7 +664,7 @@ impl crate::xml::ToXml for Value {
 }
 impl crate::xml::Scalar for Value {
     fn parse_xml(text: &str) -> ::std::result::Result<Self, ::std::string::String> {
-        ::std::result::Result::Ok(Self::from_wire(text))
+        ::std::result::Result::Ok(Self::from_wire(&crate::xml::token(text)))
     }
     fn write_xml(&self, out: &mut ::std::string::String) {
         out.push_str(self.as_str());

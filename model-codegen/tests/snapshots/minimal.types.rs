@@ -26,6 +26,11 @@ pub struct Pet {
     /// Link `owner`: [`Pet`]; element `<owner>`.
     pub owner: ::std::option::Option<::std::boxed::Box<crate::types::Pet>>,
 }
+impl crate::AsId for Pet {
+    fn as_id(&self) -> ::std::option::Option<&str> {
+        self.id.as_deref()
+    }
+}
 impl Pet {
     /// A value with every field unset; set fields with the builder methods.
     pub fn new() -> Self {
@@ -141,6 +146,12 @@ impl crate::xml::FromXml for Color {
     ) -> ::std::result::Result<Self, crate::xml::XmlError> {
         crate::xml::read_scalar(r, e)
     }
+    fn from_xml_opt(
+        r: &mut crate::xml::XmlReader<'_>,
+        e: &crate::xml::Start<'_>,
+    ) -> ::std::result::Result<::std::option::Option<Self>, crate::xml::XmlError> {
+        crate::xml::read_scalar_opt(r, e)
+    }
 }
 impl crate::xml::ToXml for Color {
     fn to_xml(&self, w: &mut crate::xml::XmlWriter, tag: &str) {
@@ -149,7 +160,7 @@ impl crate::xml::ToXml for Color {
 }
 impl crate::xml::Scalar for Color {
     fn parse_xml(text: &str) -> ::std::result::Result<Self, ::std::string::String> {
-        ::std::result::Result::Ok(Self::from_wire(text))
+        ::std::result::Result::Ok(Self::from_wire(&crate::xml::token(text)))
     }
     fn write_xml(&self, out: &mut ::std::string::String) {
         out.push_str(self.as_str());

@@ -92,6 +92,7 @@ pub struct ConnectionBuilder {
     logout_timeout: Duration,
     max_retries: Option<u32>,
     max_body_bytes: Option<u64>,
+    log_bodies: bool,
 }
 
 impl fmt::Debug for ConnectionBuilder {
@@ -126,6 +127,7 @@ impl fmt::Debug for ConnectionBuilder {
             .field("kerberos_ccache", &self.kerberos_ccache)
             .field("kerberos_client_keytab", &self.kerberos_client_keytab)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("log_bodies", &self.log_bodies)
             .finish_non_exhaustive()
     }
 }
@@ -159,6 +161,7 @@ impl Default for ConnectionBuilder {
             logout_timeout: Duration::from_secs(10),
             max_retries: None,
             max_body_bytes: None,
+            log_bodies: false,
         }
     }
 }
@@ -242,14 +245,14 @@ impl ConnectionBuilder {
     }
 
     /// Maximum number of connections to the engine (default 5, at least 1; see
-    /// [Defaults](self#defaults-5-connections-pipeline-depth-8)).
+    /// [Defaults](crate::connection#defaults-5-connections-pipeline-depth-8)).
     pub fn connections(mut self, connections: usize) -> Self {
         self.connections = connections;
         self
     }
 
     /// Requests in flight per connection (default 8, see
-    /// [Defaults](self#defaults-5-connections-pipeline-depth-8)); 0 or 1 turns pipelining off.
+    /// [Defaults](crate::connection#defaults-5-connections-pipeline-depth-8)); 0 or 1 turns pipelining off.
     pub fn pipeline(mut self, depth: usize) -> Self {
         self.pipeline = depth;
         self
@@ -338,11 +341,19 @@ impl ConnectionBuilder {
 
     /// Maximum size of a response body, in bytes, as received and once gzip-decoded
     /// (default `None`: no limit, the timeout is then the only bound). A larger response
-    /// fails with [`ErrorKind::ResponseTooLarge`] and
+    /// fails with [`ErrorKind::ResponseTooLarge`](crate::error::ErrorKind::ResponseTooLarge) and
     /// its connection is closed; other requests on it are retried as after any connection
     /// failure.
     pub fn max_body_bytes(mut self, limit: Option<u64>) -> Self {
         self.max_body_bytes = limit;
+        self
+    }
+
+    /// Send request and response bodies to the debug log, target `ovirt::body` at `TRACE`
+    /// (default false: even a subscriber at `TRACE` gets no body without this). Secrets in
+    /// them are redacted; see [`crate::logging`].
+    pub fn log_bodies(mut self, on: bool) -> Self {
+        self.log_bodies = on;
         self
     }
 
@@ -486,6 +497,7 @@ impl ConnectionBuilder {
             in_flight: AtomicUsize::new(0),
             idle: tokio::sync::Notify::new(),
             logout_timeout: self.logout_timeout,
+            log_bodies: self.log_bodies,
         };
         Ok(Connection {
             inner: Arc::new(inner),

@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use super::{InFlight, Inner, Secret};
 use crate::error::{Error, ErrorKind};
+use tracing::Level;
+
+use crate::logging;
 use crate::service::{read_raw, BoxFuture, Call, RawResponse};
 
 /// Headers every API request gets from the connection itself (R5.4).
@@ -57,8 +60,11 @@ impl Inner {
                  use ConnectionBuilder::build_blocking for programs without one",
             ))));
         }
-        // The request line, for the debug log (never headers: they hold the token).
-        let line: Option<Arc<str>> = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        // The debug log (crate::logging): the request line and headers now, the status
+        // and time when the answer is in.
+        let line: Option<Arc<str>> = (tracing::enabled!(target: logging::REQUEST, Level::DEBUG)
+            || tracing::enabled!(target: logging::RESPONSE, Level::DEBUG))
+        .then(|| {
             Arc::from(format!(
                 "{} {}{}",
                 call.method(),
@@ -66,10 +72,18 @@ impl Inner {
                 call.target()
             ))
         });
-        if let Some(line) = &line {
-            tracing::debug!(request = %line, "request");
-        }
+        let body = call.body.clone();
         let req = self.request(call);
+        if let Some(line) = &line {
+            tracing::debug!(
+                target: logging::REQUEST,
+                headers = %logging::headers(&req, true),
+                "{line}"
+            );
+        }
+        if let Some(body) = body.filter(|_| self.logs_bodies()) {
+            tracing::trace!(target: logging::BODY, "request body: {}", logging::body(&body));
+        }
         let this = self.clone();
         let in_flight = InFlight::new(self);
         // The exchange runs as a task of its own, so the request keeps moving (through
@@ -149,22 +163,47 @@ impl Inner {
         generation: u64,
         line: Option<Arc<str>>,
     ) -> Result<RawResponse, Error> {
+        let started = std::time::Instant::now();
         let raw = read_raw(pending).await?;
-        if let Some(line) = &line {
-            tracing::debug!(request = %line, status = raw.status, "response");
-        }
+        self.log_response(line.as_deref(), &raw, started);
         let can_login = self.credentials.is_some() || self.kerberos.is_some();
         if raw.status != 401 || !can_login || self.closed.load(Ordering::Acquire) {
             return Ok(raw);
         }
         // R4.5: a request rejected with 401 was not executed; log in again (once for all
         // requests that failed with this token) and send it once more.
-        tracing::debug!("token rejected; logging in again");
+        tracing::debug!(target: logging::RESPONSE, "token rejected; logging in again");
         let (token, _) = self.token(Some(generation)).await?;
+        let started = std::time::Instant::now();
         let raw = read_raw(self.client.send(with_token(req, &token))).await?;
-        if let Some(line) = &line {
-            tracing::debug!(request = %line, status = raw.status, "response");
-        }
+        self.log_response(line.as_deref(), &raw, started);
         Ok(raw)
+    }
+
+    /// True if bodies go to the log: asked for, and the `ovirt::body` target enabled.
+    pub(super) fn logs_bodies(&self) -> bool {
+        self.log_bodies && tracing::enabled!(target: logging::BODY, Level::TRACE)
+    }
+
+    /// The response events of the debug log (crate::logging).
+    pub(super) fn log_response(
+        &self,
+        line: Option<&str>,
+        raw: &RawResponse,
+        started: std::time::Instant,
+    ) {
+        if let Some(line) = line {
+            tracing::debug!(
+                target: logging::RESPONSE,
+                status = raw.status,
+                reason = %raw.reason,
+                bytes = raw.body.len(),
+                ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+                "{line}"
+            );
+        }
+        if self.logs_bodies() {
+            tracing::trace!(target: logging::BODY, "response body: {}", logging::body(&raw.body));
+        }
     }
 }

@@ -116,7 +116,7 @@ impl Inner {
                 "the SSO URL has no host to name the Kerberos service".into(),
             ));
         }
-        tracing::debug!(url = %url, service = %format_args!("HTTP@{host}"), "Kerberos login");
+        tracing::debug!(target: crate::logging::REQUEST, service = %format_args!("HTTP@{host}"), "POST {url} (Kerberos login)");
         let (raw, schemes, negotiate, _) = self.http_auth_request(None).await?;
         if raw.status != 401 {
             // Already authenticated (or an error of the SSO itself): the reply says.
@@ -154,7 +154,7 @@ impl Inner {
             let token = initiator.take_token();
             let (raw, _, _, server_token) = self.http_auth_request(token).await?;
             if raw.status != 401 {
-                tracing::debug!(status = raw.status, "Kerberos login response");
+                tracing::debug!(target: crate::logging::RESPONSE, status = raw.status, reason = %raw.reason, "POST {url} (Kerberos login)");
                 if let Some(server_token) = &server_token {
                     // The server's half of mutual authentication.
                     initiator

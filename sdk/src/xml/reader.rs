@@ -246,9 +246,15 @@ impl<'a> XmlReader<'a> {
     /// Like [`text`](Self::text), borrowing from the document when the content is one piece
     /// of text without character references (the usual case: no copy, no allocation).
     pub(crate) fn text_cow(&mut self, start: &Start<'_>) -> Result<Option<Cow<'a, str>>, XmlError> {
+        Ok(self.text_parts(start)?.map(|(text, _)| text))
+    }
+
+    /// The text content of `start` and whether it held child elements (which are skipped).
+    fn text_parts(&mut self, start: &Start<'_>) -> Result<Option<(Cow<'a, str>, bool)>, XmlError> {
         if start.empty {
             return Ok(None);
         }
+        let mut children = false;
         let mut out: Option<Cow<'a, str>> = None;
         let mut add = |piece: Cow<'a, str>| match &mut out {
             None => out = Some(piece),
@@ -280,11 +286,13 @@ impl<'a> XmlReader<'a> {
                     }
                 }),
                 Event::Start(inner) => {
+                    children = true;
                     self.inner
                         .read_to_end(inner.name())
                         .map_err(|e| xml_err(e, position))?;
                 }
-                Event::End(_) => return Ok(Some(out.unwrap_or(Cow::Borrowed("")))),
+                Event::Empty(_) => children = true,
+                Event::End(_) => return Ok(Some((out.unwrap_or(Cow::Borrowed("")), children))),
                 Event::Eof => {
                     return Err(XmlError::new(
                         format!(
@@ -299,16 +307,21 @@ impl<'a> XmlReader<'a> {
         }
     }
 
-    /// Reads one value: `Some(value)`, or `None` for an empty element of a
-    /// primitive or enum (R3.5).
+    /// Reads one value: `Some(value)`, or `None` for an element of a primitive or enum
+    /// that holds no value: an empty one (R3.5), or one holding only child elements (an
+    /// older shape of the document, such as `<status><state>up</state></status>`).
     pub fn value<T: FromXml>(&mut self, start: &Start<'_>) -> Result<Option<T>, XmlError> {
         if start.empty && T::EMPTY_IS_UNSET {
             return Ok(None);
         }
-        self.nested(start).map(Some)
+        self.nested(start, T::from_xml_opt)
     }
 
-    fn nested<T: FromXml>(&mut self, start: &Start<'_>) -> Result<T, XmlError> {
+    fn nested<T>(
+        &mut self,
+        start: &Start<'_>,
+        read: impl FnOnce(&mut Self, &Start<'_>) -> Result<T, XmlError>,
+    ) -> Result<T, XmlError> {
         if self.depth >= MAX_DEPTH {
             return Err(XmlError::new(
                 format!("elements nested deeper than {MAX_DEPTH} levels"),
@@ -316,13 +329,35 @@ impl<'a> XmlReader<'a> {
             ));
         }
         self.depth += 1;
-        let r = T::from_xml(self, start);
+        let r = read(self, start);
         self.depth -= 1;
         r
     }
 
-    /// Reads a list wrapper: every child tagged `item` is an item; other
-    /// children are skipped (R3.5).
+    /// Reads a scalar element; `None` when it holds child elements and no text but blanks
+    /// (an older document shape: its indentation is not a value).
+    pub(crate) fn scalar<T: Scalar>(&mut self, start: &Start<'_>) -> Result<Option<T>, XmlError> {
+        let pos = self.position();
+        let (text, children) = self
+            .text_parts(start)?
+            .unwrap_or((Cow::Borrowed(""), false));
+        if children && text.bytes().all(|b| b.is_ascii_whitespace()) {
+            return Ok(None);
+        }
+        T::from_text(text).map(Some).map_err(|e| {
+            XmlError::new(
+                format!("element <{}>: {e}", String::from_utf8_lossy(start.tag())),
+                pos,
+            )
+        })
+    }
+
+    /// Reads a list wrapper: every child element is an item, whatever its tag (the
+    /// engine does not always use the model's item tag `item`, e.g.
+    /// `<required_rng_sources><source>random</source></required_rng_sources>`), except
+    /// the children the engine's list wrappers carry beside their items: `<actions>`,
+    /// `<link>`, `<size>`, `<total>`, `<active>` (R3.5, R3.6), unless `item` is their tag. An item of a primitive or enum that holds no value (see
+    /// [`value`](Self::value)) is left out.
     pub fn list<T: FromXml>(
         &mut self,
         start: &Start<'_>,
@@ -330,10 +365,10 @@ impl<'a> XmlReader<'a> {
     ) -> Result<Option<Vec<T>>, XmlError> {
         let mut items = Vec::new();
         while let Some(c) = self.next_child(start)? {
-            if c.tag() == item {
-                items.push(self.nested(&c)?);
-            } else {
+            if !is_item(c.tag(), item) {
                 self.skip(&c)?;
+            } else if let Some(v) = self.value(&c)? {
+                items.push(v);
             }
         }
         Ok(Some(items))
@@ -341,6 +376,7 @@ impl<'a> XmlReader<'a> {
 
     /// Reads an inline list-typed link (`<nics><nic/>...</nics>`, R3.6) into
     /// `slot`, keeping an href already known from a `<link>`.
+    #[doc(hidden)]
     pub fn link_list<T: FromXml>(
         &mut self,
         start: &Start<'_>,
@@ -359,6 +395,7 @@ impl<'a> XmlReader<'a> {
 
     /// Reads a `<link rel=".." href=".."/>` element; `None` when `rel` or
     /// `href` is missing (such links are ignored, R3.6).
+    #[doc(hidden)]
     pub fn link(&mut self, start: &Start<'_>) -> Result<Option<(String, String)>, XmlError> {
         let rel = start.attr_text("rel")?;
         let href = start.attr_text("href")?;
@@ -369,7 +406,7 @@ impl<'a> XmlReader<'a> {
     /// Reads the root element, which must be tagged `tag`.
     pub fn root<T: FromXml>(&mut self, tag: &str) -> Result<T, XmlError> {
         let start = self.root_start()?;
-        if start.tag() != tag.as_bytes() {
+        if !root_matches(tag, start.tag()) {
             return Err(XmlError::new(
                 format!(
                     "expected root element <{tag}>, found <{}>",
@@ -378,7 +415,25 @@ impl<'a> XmlReader<'a> {
                 start.position,
             ));
         }
-        let v = self.nested(&start)?;
+        let v = self.nested(&start, T::from_xml)?;
+        self.finish()?;
+        Ok(v)
+    }
+
+    /// Reads a document that is one item of a list, with root `tag`, as
+    /// [`list`](Self::list) reads an item (`None`: a scalar item holding no value).
+    pub(crate) fn item<T: FromXml>(&mut self, tag: &str) -> Result<Option<T>, XmlError> {
+        let start = self.root_start()?;
+        if start.tag() != tag.as_bytes() {
+            return Err(XmlError::new(
+                format!(
+                    "expected <{tag}>, found <{}>",
+                    String::from_utf8_lossy(start.tag())
+                ),
+                start.position,
+            ));
+        }
+        let v = self.value(&start)?;
         self.finish()?;
         Ok(v)
     }
@@ -429,7 +484,24 @@ impl<'a> XmlReader<'a> {
     }
 }
 
+/// `true` if a root element tagged `found` is the document whose root the model tags
+/// `expected`: the same tag, or another spelling the spec accepts for it
+/// (`list-tag-aliases`: `operating_systems` for `operation_systems`).
+pub(crate) fn root_matches(expected: &str, found: &[u8]) -> bool {
+    found == expected.as_bytes()
+        || crate::xml_impls::LIST_TAG_ALIASES
+            .iter()
+            .any(|(tag, alias)| *tag == expected && alias.as_bytes() == found)
+}
+
+/// `true` if a child tagged `tag` of a list wrapper whose items are tagged `item` is an
+/// item (see [`XmlReader::list`]).
+pub(crate) fn is_item(tag: &[u8], item: &[u8]) -> bool {
+    tag == item || !matches!(tag, b"actions" | b"link" | b"size" | b"total" | b"active")
+}
+
 /// Sets the href of a list link announced by `<link rel href>` (R3.6).
+#[doc(hidden)]
 pub fn set_link<T>(slot: &mut Option<List<T>>, href: String) {
     slot.get_or_insert_with(List::default).href = Some(href);
 }
@@ -446,7 +518,9 @@ pub fn from_str_tagged<T: FromXml>(text: &str, tag: &str) -> Result<T, XmlError>
 }
 
 /// Reads a list document (`<vms><vm/>...</vms>`, R1.6): items tagged `T::TAG`
-/// inside the root `T::LIST_TAG`; other children are skipped.
+/// inside the root `T::LIST_TAG` (or a spelling the spec accepts for it); every child
+/// is an item but the wrapper's own `<actions>`, `<link>`, `<size>`, ... (see
+/// [`XmlReader::list`]).
 pub fn from_str_list<T: FromXml + XmlType>(text: &str) -> Result<Vec<T>, XmlError> {
     let items: ListDoc<T> = XmlReader::new(text).root(T::LIST_TAG)?;
     Ok(items.0)

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::DateTime;
 
-/// A value that travels as text: primitives (docs/wire.md R3.7, R3.8) and enums (R3.9).
+/// A value that travels as text: primitives ([wire rule](crate::wire) R3.7, R3.8) and enums (R3.9).
 pub trait Scalar: Sized {
     /// Parses the text of an element or attribute; the error says what was expected.
     fn parse_xml(text: &str) -> Result<Self, String>;
@@ -51,15 +51,29 @@ impl Scalar for i64 {
 }
 
 impl Scalar for f64 {
+    /// Decimal text with or without exponent (`0.5`, `-3`, `1e300`, `2.5E-7`), and the
+    /// `xs:double` specials `INF`, `+INF`, `-INF`, `NaN` (any case; `infinity` too).
     fn parse_xml(text: &str) -> Result<Self, String> {
         text.trim()
             .parse()
             .map_err(|_| format!("expected a decimal number, found `{}`", shorten(text)))
     }
-    /// Plain decimal text without exponent that reads back to the same value (R3.7).
+    /// The shortest text that reads back to the same value (R3.7): plain decimal
+    /// (`0.5`, `100`) for magnitudes from 1e-5 to below 1e16, an exponent otherwise
+    /// (`1e300`, `2.5e-7`) rather than hundreds of digits; infinities and not-a-number
+    /// as `xs:double` writes them: `INF`, `-INF`, `NaN`.
     fn write_xml(&self, out: &mut String) {
         use std::fmt::Write;
-        let _ = write!(out, "{self}");
+        let v = *self;
+        let _ = if v.is_nan() {
+            out.write_str("NaN")
+        } else if v.is_infinite() {
+            out.write_str(if v > 0.0 { "INF" } else { "-INF" })
+        } else if v != 0.0 && !(1e-5..1e16).contains(&v.abs()) {
+            write!(out, "{v:e}")
+        } else {
+            write!(out, "{v}")
+        };
     }
 }
 

@@ -7,13 +7,14 @@ use quick_xml::Reader;
 
 use super::{FromXml, XmlError, XmlReader, XmlType};
 
-/// Reads the items of a list document (`<vms><vm/>...</vms>`, docs/wire.md R1.6) from its bytes
+/// Reads the items of a list document (`<vms><vm/>...</vms>`, [wire rule](crate::wire) R1.6) from its bytes
 /// as they arrive, for example from the chunks of a response body: each item is read as soon
 /// as its end tag is in, and the bytes before it are dropped, so the whole body is never held
 /// in memory.
 ///
 /// Items are read by the same generated readers as [`from_str_list`](super::from_str_list);
-/// children of the list that are not items are skipped (R3.5).
+/// the children of the list that are not items (`<actions>`, `<size>`, ...) are skipped, as
+/// [`XmlReader::list`](super::XmlReader::list) skips them (R3.5).
 ///
 /// ```
 /// use ovirt::types::Vm;
@@ -37,6 +38,8 @@ pub struct ListReader<T> {
     /// Where the root's start tag is in `buf`. It is kept there while items are read, so the
     /// tokenizer sees the root open when it meets the root's end tag.
     root: (usize, usize),
+    /// The root's tag as found (`T::LIST_TAG` or a spelling the spec accepts for it).
+    root_tag: Vec<u8>,
     state: State,
     item: PhantomData<fn() -> T>,
 }
@@ -73,6 +76,7 @@ impl<T: FromXml + XmlType> ListReader<T> {
             buf: Vec::new(),
             dropped: 0,
             root: (0, 0),
+            root_tag: Vec::new(),
             state: State::Prolog,
             item: PhantomData,
         }
@@ -201,11 +205,11 @@ impl<T: FromXml + XmlType> ListReader<T> {
                 }
                 (State::Items, Event::End(e)) => {
                     if depth == 0 {
-                        if e.name().into_inner() != T::LIST_TAG.as_bytes() {
+                        if e.name().into_inner() != self.root_tag {
                             return Err(self.error(
                                 format!(
                                     "expected </{}>, found </{}>",
-                                    T::LIST_TAG,
+                                    String::from_utf8_lossy(&self.root_tag),
                                     String::from_utf8_lossy(e.name().into_inner())
                                 ),
                                 before,
@@ -241,8 +245,9 @@ impl<T: FromXml + XmlType> ListReader<T> {
         }
     }
 
-    fn check_root(&self, name: &[u8], at: usize) -> Result<(), XmlError> {
-        if name == T::LIST_TAG.as_bytes() {
+    fn check_root(&mut self, name: &[u8], at: usize) -> Result<(), XmlError> {
+        if super::reader::root_matches(T::LIST_TAG, name) {
+            self.root_tag = name.to_vec();
             return Ok(());
         }
         Err(self.error(
@@ -255,7 +260,9 @@ impl<T: FromXml + XmlType> ListReader<T> {
         ))
     }
 
-    /// Reads the child at `buf[start..end]` if it is an item; skips it otherwise (R3.5).
+    /// Reads the child at `buf[start..end]` if it is an item (as [`XmlReader::list`]
+    /// decides: every child but `<actions>`, `<link>`, `<size>`, ...); skips it otherwise
+    /// (R3.5).
     fn read_item(
         &self,
         buf: &[u8],
@@ -266,18 +273,18 @@ impl<T: FromXml + XmlType> ListReader<T> {
         let bytes = &buf[start..end];
         let text = std::str::from_utf8(bytes)
             .map_err(|e| self.error(format!("not UTF-8: {e}"), start + e.valid_up_to()))?;
-        let tag = T::TAG.as_bytes();
         let name_end = 1 + bytes[1..]
             .iter()
             .position(|&c| c == b'>' || c == b'/' || c.is_ascii_whitespace())
             .unwrap_or(bytes.len() - 1);
-        if &bytes[1..name_end] != tag {
+        let tag = &text[1..name_end];
+        if !super::reader::is_item(tag.as_bytes(), T::TAG.as_bytes()) {
             return Ok(());
         }
         let item = XmlReader::new(text)
-            .root(T::TAG)
+            .item(tag)
             .map_err(|e| self.error(e.message().to_string(), start + e.position() as usize))?;
-        items.push(item);
+        items.extend(item);
         Ok(())
     }
 }
@@ -299,7 +306,7 @@ mod tests {
 
     const DOC: &str = "<?xml version=\"1.0\"?>\n<vms>\n  <vm id=\"1\" href=\"/vms/1\"><name>a &amp; b</name>\
         <cluster id=\"c\"><name>x</name></cluster><nics><nic id=\"n\"/></nics></vm>\n  <!-- note -->\
-        <other><vm id=\"skipped\"/></other><vm id='2'/>\n<vm id=\"3\"><description><![CDATA[<x>]]></description></vm></vms>\n";
+        <actions><link rel=\"start\" href=\"/vms/9/start\"/></actions><vm id='2'/>\n<vm id=\"3\"><description><![CDATA[<x>]]></description></vm></vms>\n";
 
     #[test]
     fn items_read_in_pieces_of_any_size_equal_the_whole_document_read() {

@@ -116,6 +116,7 @@ impl XmlWriter {
     /// Writes a list-typed link if set: `<link rel href/>` when only the href
     /// is known (and `rel` is given), else the inline list with the href on
     /// its wrapper (R3.6).
+    #[doc(hidden)]
     pub fn link_list<T: ToXml>(
         &mut self,
         tag: &str,
