@@ -169,50 +169,8 @@ impl ApacheConfig {
     }
 }
 
-/// A CA and a server certificate it signed, as PEM.
-struct Certificates {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn certificates() -> Result<Certificates, ApacheError> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
-        KeyUsagePurpose, SanType,
-    };
-    let e = |what: &str, err: &dyn fmt::Display| error(format!("{what}: {err}"));
-    let ca_key = KeyPair::generate().map_err(|x| e("generating the CA key", &x))?;
-    let mut ca_params =
-        CertificateParams::new(Vec::<String>::new()).map_err(|x| e("CA parameters", &x))?;
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "ovirt-tests Apache CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(ca_params, ca_key)
-        .map_err(|x| e("self-signing the CA", &x))?;
-    let key = KeyPair::generate().map_err(|x| e("generating the server key", &x))?;
-    let mut params = CertificateParams::new(vec!["localhost".to_string()])
-        .map_err(|x| e("server certificate parameters", &x))?;
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    let cert = params
-        .signed_by(&key, &ca)
-        .map_err(|x| e("signing the server certificate", &x))?;
-    Ok(Certificates {
-        ca_pem: ca.pem(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    })
+fn certificates() -> Result<ovirt_test_engine::TestCertificates, ApacheError> {
+    ovirt_test_engine::TestCertificates::generate("ovirt-tests Apache CA").map_err(error)
 }
 
 /// A free port on 127.0.0.1 (bound, read, released: Apache binds it next).

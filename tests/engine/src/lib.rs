@@ -80,6 +80,7 @@ pub use negotiate::TOKEN_HTTP_AUTH_PATH;
 pub use render::API_PATH;
 pub use rules::Rule;
 pub use server::{SSO_LOGOUT_PATH, SSO_TOKEN_PATH};
+pub use tls::TestCertificates;
 
 use server::{lock, State};
 
