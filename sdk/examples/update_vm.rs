@@ -20,14 +20,8 @@ const USAGE: &str =
 async fn run(target: &common::Target, vm_name: &str) -> Result<(), ovirt::Error> {
     let connection = target.connect()?;
     let vms_service = connection.system_service().vms_service();
-    let found = vms_service.list().search(format!("name={vm_name}")).await?;
-    let Some(vm) = found.first() else {
-        return Err(ovirt::Error::with_message(
-            ovirt::error::ErrorKind::NotFound,
-            format!("no VM is named {vm_name:?}"),
-        ));
-    };
-    let vm_service = vms_service.vm_service(vm);
+    let vm = common::vm_named(&vms_service, vm_name).await?;
+    let vm_service = vms_service.vm_service(&vm);
     // Only the fields set are sent: the rest of the VM stays as it is.
     let updated = vm_service
         .update()
@@ -50,13 +44,5 @@ async fn run(target: &common::Target, vm_name: &str) -> Result<(), ovirt::Error>
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (target, extra) = match common::target(&["--vm"]).await {
-        Ok(x) => x,
-        Err(e) => return common::exit(USAGE, Err(e)),
-    };
-    let vm = extra
-        .into_iter()
-        .next()
-        .map_or_else(|| "vm-0001".to_owned(), |(_, v)| v);
-    common::exit(USAGE, run(&target, &vm).await.map_err(|e| format!("{e:?}")))
+    common::run_on_vm(USAGE, |target, vm| async move { run(&target, &vm).await }).await
 }

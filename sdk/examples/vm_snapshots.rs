@@ -19,14 +19,8 @@ const USAGE: &str = "usage: vm_snapshots [--url URL --username U --password P [-
 async fn run(target: &common::Target, vm_name: &str) -> Result<(), ovirt::Error> {
     let connection = target.connect()?;
     let vms_service = connection.system_service().vms_service();
-    let found = vms_service.list().search(format!("name={vm_name}")).await?;
-    let Some(vm) = found.first() else {
-        return Err(ovirt::Error::with_message(
-            ovirt::error::ErrorKind::NotFound,
-            format!("no VM is named {vm_name:?}"),
-        ));
-    };
-    let snapshots = vms_service.vm_service(vm).snapshots_service();
+    let vm = common::vm_named(&vms_service, vm_name).await?;
+    let snapshots = vms_service.vm_service(&vm).snapshots_service();
     let taken = snapshots
         .add()
         .snapshot(Snapshot::new().description("before the upgrade"))
@@ -48,13 +42,5 @@ async fn run(target: &common::Target, vm_name: &str) -> Result<(), ovirt::Error>
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (target, extra) = match common::target(&["--vm"]).await {
-        Ok(x) => x,
-        Err(e) => return common::exit(USAGE, Err(e)),
-    };
-    let vm = extra
-        .into_iter()
-        .next()
-        .map_or_else(|| "vm-0001".to_owned(), |(_, v)| v);
-    common::exit(USAGE, run(&target, &vm).await.map_err(|e| format!("{e:?}")))
+    common::run_on_vm(USAGE, |target, vm| async move { run(&target, &vm).await }).await
 }

@@ -122,3 +122,36 @@ pub fn exit(usage: &str, result: Result<(), String>) -> std::process::ExitCode {
         }
     }
 }
+
+/// The VM named `name` (a `name=` search), or a `NotFound` error saying so.
+pub async fn vm_named(
+    vms_service: &ovirt::services::VmsService,
+    name: &str,
+) -> Result<ovirt::types::Vm, Error> {
+    let found = vms_service.list().search(format!("name={name}")).await?;
+    found.into_iter().next().ok_or_else(|| {
+        Error::with_message(
+            ovirt::error::ErrorKind::NotFound,
+            format!("no VM is named {name:?}"),
+        )
+    })
+}
+
+/// The main of an example that works on one VM: reads the common arguments and
+/// `[--vm NAME]` (default `vm-0001`, a VM of the embedded engine), runs `run` and turns its
+/// result into the exit code.
+pub async fn run_on_vm<F, Fut>(usage: &str, run: F) -> std::process::ExitCode
+where
+    F: FnOnce(Target, String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let (target, extra) = match target(&["--vm"]).await {
+        Ok(x) => x,
+        Err(e) => return exit(usage, Err(e)),
+    };
+    let vm = extra
+        .into_iter()
+        .next()
+        .map_or_else(|| "vm-0001".to_owned(), |(_, v)| v);
+    exit(usage, run(target, vm).await.map_err(|e| format!("{e:?}")))
+}
