@@ -281,4 +281,52 @@ impl Connection {
         let c = self.transport.connection.clone();
         self.run(async move { c.close_without_logout().await })
     }
+
+    /// Uploads `source` (a path, or [`Source::reader`](crate::transfer::Source::reader))
+    /// to the disk `disk` and waits until the engine has it; see [`crate::transfer`]. The
+    /// data moves on the background thread; the progress callback runs there.
+    ///
+    /// ```no_run
+    /// use ovirt::transfer::TransferOptions;
+    /// # fn demo(connection: ovirt::blocking::Connection) -> Result<(), ovirt::Error> {
+    /// let options = TransferOptions::new().progress(|p| eprint!("\r{}/{}", p.done, p.total));
+    /// let stats = connection.upload("disk-id", "disk.raw", &options)?;
+    /// println!("{} bytes sent, {} bytes of zeros skipped", stats.data_bytes, stats.zero_bytes);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn upload(
+        &self,
+        disk: impl crate::AsId,
+        source: impl Into<crate::transfer::Source>,
+        options: &crate::transfer::TransferOptions,
+    ) -> Result<crate::transfer::TransferStats, Error> {
+        let disk = crate::transfer::disk_id(&disk)?;
+        let c = self.transport.connection.clone();
+        self.run(crate::transfer::run_upload(
+            c,
+            disk,
+            source.into(),
+            options.clone(),
+        ))
+    }
+
+    /// Downloads the disk `disk` into `destination` (a path, or
+    /// [`Destination::writer`](crate::transfer::Destination::writer)); see
+    /// [`crate::transfer`].
+    pub fn download(
+        &self,
+        disk: impl crate::AsId,
+        destination: impl Into<crate::transfer::Destination>,
+        options: &crate::transfer::TransferOptions,
+    ) -> Result<crate::transfer::TransferStats, Error> {
+        let disk = crate::transfer::disk_id(&disk)?;
+        let c = self.transport.connection.clone();
+        self.run(crate::transfer::run_download(
+            c,
+            disk,
+            destination.into(),
+            options.clone(),
+        ))
+    }
 }

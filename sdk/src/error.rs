@@ -112,6 +112,8 @@ struct Inner {
     content_type: Option<String>,
     body_excerpt: Option<String>,
     message: Option<String>,
+    /// What the SDK was doing, shown first (`upload to disk 123: creating the transfer`).
+    context: Option<String>,
     may_have_been_processed: bool,
     from_transport: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -135,6 +137,7 @@ impl Error {
                 content_type: None,
                 body_excerpt: None,
                 message: None,
+                context: None,
                 may_have_been_processed: false,
                 from_transport: false,
                 source: None,
@@ -158,6 +161,17 @@ impl Error {
             self.inner.method = Some(method.to_owned());
             self.inner.url = Some(url.to_owned());
         }
+        self
+    }
+
+    /// Puts what the SDK was doing in front of the message (outermost first when called
+    /// several times): `upload to disk 123: finalizing: POST ...: conflict`.
+    pub(crate) fn context(mut self, context: impl Into<String>) -> Self {
+        let context = context.into();
+        self.inner.context = Some(match self.inner.context.take() {
+            Some(inner) => format!("{context}: {inner}"),
+            None => context,
+        });
         self
     }
 
@@ -387,6 +401,9 @@ fn excerpt(body: &[u8]) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
+        if let Some(c) = &i.context {
+            write!(f, "{c}: ")?;
+        }
         if let (Some(m), Some(u)) = (&i.method, &i.url) {
             write!(f, "{m} {u}: ")?;
         }

@@ -89,6 +89,13 @@
 //! Runnable versions against an embedded test engine or a real one:
 //! `cargo run --release -p ovirt --example inventory` and `--example inventory_blocking`.
 //!
+//! # Disk upload and download
+//!
+//! [`transfer::upload`] and [`transfer::download`] (and the blocking facade's
+//! [`upload`](blocking::Connection::upload) and [`download`](blocking::Connection::download))
+//! move a disk's image through an image transfer: over several imageio connections, zeros
+//! skipped, with progress, cancelled on failure. See [`transfer`].
+//!
 //! # Concepts
 //!
 //! Searching (`search`, `max`, `case_sensitive`), `follow`, `all_content`, async actions
@@ -181,6 +188,7 @@ mod id;
 pub mod links;
 pub mod logging;
 pub mod service;
+pub mod transfer;
 pub mod wire;
 pub mod xml;
 

@@ -357,6 +357,24 @@ impl ConnectionBuilder {
         self
     }
 
+    /// A client of another origin (an imageio server) with this connection's TLS, proxy and
+    /// connect settings, but its own connections, depth and request timeout, and no gzip.
+    pub(crate) fn data_client(
+        &self,
+        origin: &str,
+        connections: usize,
+        depth: usize,
+        timeout: Option<Duration>,
+    ) -> Result<http1_pipeline::Client, Error> {
+        let mut options = self.clone();
+        options.connections = connections.max(1);
+        options.pipeline = depth.max(1);
+        options.timeout = timeout;
+        options.compress = false;
+        options.max_body_bytes = None;
+        options.client(origin)
+    }
+
     fn client(&self, origin: &str) -> Result<http1_pipeline::Client, Error> {
         let any_ca = !self.ca_files.is_empty() || !self.ca_pems.is_empty();
         let mut b = http1_pipeline::Client::builder(origin)
@@ -466,6 +484,13 @@ impl ConnectionBuilder {
         };
         let base_path = crate::service::normalise_base_path(api.path);
         let has_token = self.token.is_some();
+        // Kept for clients of other origins (image transfers), without the secrets.
+        let client_options = ConnectionBuilder {
+            username: None,
+            password: None,
+            token: None,
+            ..self.clone()
+        };
         let inner = Inner {
             url: format!("{}{}", api.origin, base_path),
             base_path,
@@ -498,6 +523,7 @@ impl ConnectionBuilder {
             idle: tokio::sync::Notify::new(),
             logout_timeout: self.logout_timeout,
             log_bodies: self.log_bodies,
+            client_options,
         };
         Ok(Connection {
             inner: Arc::new(inner),

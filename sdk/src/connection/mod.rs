@@ -126,6 +126,9 @@ struct Inner {
     logout_timeout: Duration,
     /// Whether bodies go to the debug log (`ovirt::body`, crate::logging).
     log_bodies: bool,
+    /// The options this connection was built with, minus credentials: the TLS and proxy
+    /// settings of clients of other origins (the imageio servers of image transfers).
+    client_options: ConnectionBuilder,
 }
 
 /// Counts one request in flight for as long as it lives (its task, or until aborted).
@@ -228,6 +231,20 @@ impl Connection {
     /// example with [`ConnectionBuilder::token`]).
     pub async fn close_without_logout(&self) -> Result<(), Error> {
         self.inner.close(false).await
+    }
+
+    /// An HTTP client of another origin with this connection's TLS (CA), proxy and connect
+    /// settings: how image transfers reach imageio (crate::transfer).
+    pub(crate) fn data_client(
+        &self,
+        origin: &str,
+        connections: usize,
+        depth: usize,
+        timeout: Option<Duration>,
+    ) -> Result<http1_pipeline::Client, Error> {
+        self.inner
+            .client_options
+            .data_client(origin, connections, depth, timeout)
     }
 
     /// True once [`Connection::close`] was called.
