@@ -25,7 +25,8 @@ use ovirt::transfer::{self, Progress, TransferOptions};
 use ovirt::types::{Disk, DiskFormat, DiskStatus, StorageDomain};
 use ovirt::WaitUntil;
 
-const USAGE: &str = "usage: upload_disk [--url URL --username U --password P [--ca-file F | --insecure]] \
+const USAGE: &str =
+    "usage: upload_disk [--url URL --username U --password P [--ca-file F | --insecure]] \
                      [--file IMAGE] [--storage-domain NAME] [--connections N]";
 
 /// A progress bar on stderr, redrawn at most ten times a second.
@@ -40,17 +41,15 @@ fn progress_bar(label: &'static str) -> impl Fn(Progress) + Send + Sync + 'stati
         }
         *last = Some(Instant::now());
         let width = 40;
-        let filled = if p.total == 0 {
-            width
-        } else {
-            (p.done as u128 * width as u128 / p.total as u128) as usize
-        };
+        let filled = (p.done as u128 * width as u128)
+            .checked_div(p.total as u128)
+            .map_or(width, |f| (f as usize).min(width));
         let secs = start.elapsed().as_secs_f64().max(1e-6);
         eprint!(
             "\r{label} [{}{}] {:>3}% {:>8.1} MiB/s",
             "#".repeat(filled),
             "-".repeat(width - filled),
-            if p.total == 0 { 100 } else { p.done * 100 / p.total },
+            (p.done * 100).checked_div(p.total).unwrap_or(100),
             p.done as f64 / secs / (1 << 20) as f64
         );
         if done {
@@ -220,5 +219,8 @@ async fn main() -> ExitCode {
             },
         }
     }
-    common::exit(USAGE, run(&target, file, &storage_domain, connections).await)
+    common::exit(
+        USAGE,
+        run(&target, file, &storage_domain, connections).await,
+    )
 }

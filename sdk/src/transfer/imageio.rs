@@ -119,7 +119,10 @@ fn status_kind(status: u16) -> ErrorKind {
 /// answer was cut or malformed (every imageio request of a transfer can be repeated).
 pub(crate) fn retriable(e: &http1_pipeline::Error) -> bool {
     use http1_pipeline::ErrorKind as K;
-    matches!(e.kind(), K::Closed | K::Malformed | K::BodyDecode | K::Connect)
+    matches!(
+        e.kind(),
+        K::Closed | K::Malformed | K::BodyDecode | K::Connect
+    )
 }
 
 impl Imageio {
@@ -255,8 +258,12 @@ impl Imageio {
             serde_json::json!({"op": "zero", "offset": offset, "size": size, "flush": false})
                 .to_string(),
         );
-        self.patch(body, &format!("PATCH zero at offset {offset} ({size} bytes)"), retries)
-            .await
+        self.patch(
+            body,
+            &format!("PATCH zero at offset {offset} ({size} bytes)"),
+            retries,
+        )
+        .await
     }
 
     /// `PATCH` `{"op": "flush"}`: everything written reaches storage.
@@ -352,7 +359,10 @@ impl Imageio {
                 ErrorKind::UnexpectedResponse,
                 format!("the extents are not usable: {why}"),
             )
-            .for_request("GET", &self.url.redact(&format!("{}/extents", self.url.shown())))
+            .for_request(
+                "GET",
+                &self.url.redact(&format!("{}/extents", self.url.shown())),
+            )
         })
     }
 
@@ -493,8 +503,16 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                Extent { start: 0, length: 15, zero: false },
-                Extent { start: 15, length: 5, zero: true }
+                Extent {
+                    start: 0,
+                    length: 15,
+                    zero: false
+                },
+                Extent {
+                    start: 15,
+                    length: 5,
+                    zero: true
+                }
             ]
         );
         assert!(parse_extents(br#"[{"start": 1, "length": 10, "zero": false}]"#).is_err());

@@ -96,7 +96,7 @@ use crate::types::{
 };
 use crate::{AsId, Connection};
 
-use imageio::{Imageio, ImageUrl, ServerOptions};
+use imageio::{ImageUrl, Imageio, ServerOptions};
 use sink::{Output, WriteOp};
 use source::{Cutting, Input, Piece};
 
@@ -444,13 +444,19 @@ pub async fn download(
     options: &TransferOptions,
 ) -> Result<TransferStats, Error> {
     let disk = disk_id(&disk)?;
-    run_download(connection.clone(), disk, destination.into(), options.clone()).await
+    run_download(
+        connection.clone(),
+        disk,
+        destination.into(),
+        options.clone(),
+    )
+    .await
 }
 
 pub(crate) fn disk_id(disk: &dyn AsId) -> Result<String, Error> {
-    disk.as_id().map(str::to_owned).ok_or_else(|| {
-        Error::with_message(ErrorKind::InvalidRequest, "the disk given has no id")
-    })
+    disk.as_id()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::with_message(ErrorKind::InvalidRequest, "the disk given has no id"))
 }
 
 fn io_error(what: String, e: std::io::Error) -> Error {
@@ -791,7 +797,10 @@ async fn open_imageio(
     }
     Err(Error::with_message(
         ErrorKind::Connection,
-        format!("no imageio URL of the transfer answered ({})", failures.join("; ")),
+        format!(
+            "no imageio URL of the transfer answered ({})",
+            failures.join("; ")
+        ),
     ))
 }
 
@@ -854,7 +863,10 @@ async fn upload_inner(
     options.check()?;
     let started_at = Instant::now();
     let (input, size, qcow2) = open_source(source).await?;
-    let disk_service = connection.system_service().disks_service().disk_service(disk);
+    let disk_service = connection
+        .system_service()
+        .disks_service()
+        .disk_service(disk);
     let disk_value = ready_disk(&disk_service, options.wait_timeout).await?;
     let format = choose_upload_format(options.format.as_ref(), &disk_value, qcow2, size)?;
     let started = start_transfer(
@@ -949,11 +961,17 @@ async fn send_pieces(
             Piece::Data { offset, data } => {
                 let len = data.len() as u64;
                 stats.data_bytes += len;
-                (len, tokio::spawn(async move { io.put(offset, data, retries).await }))
+                (
+                    len,
+                    tokio::spawn(async move { io.put(offset, data, retries).await }),
+                )
             }
             Piece::Zero { offset, len } => {
                 stats.zero_bytes += len;
-                (len, tokio::spawn(async move { io.zero(offset, len, retries).await }))
+                (
+                    len,
+                    tokio::spawn(async move { io.zero(offset, len, retries).await }),
+                )
             }
         };
         in_flight.tasks.push_back((len, task));
@@ -994,7 +1012,10 @@ async fn download_inner(
 ) -> Result<TransferStats, Error> {
     options.check()?;
     let started_at = Instant::now();
-    let disk_service = connection.system_service().disks_service().disk_service(disk);
+    let disk_service = connection
+        .system_service()
+        .disks_service()
+        .disk_service(disk);
     let disk_value = ready_disk(&disk_service, options.wait_timeout).await?;
     let format = options.format.clone().unwrap_or(DiskFormat::Raw);
     if format == DiskFormat::Cow && disk_value.format == Some(DiskFormat::Raw) {
@@ -1127,9 +1148,10 @@ async fn fetch_pieces(
                     offset: extent.start,
                     len: extent.length,
                 };
-                in_flight
-                    .tasks
-                    .push_back((extent.length, tokio::spawn(async move { Ok::<_, Error>(op) })));
+                in_flight.tasks.push_back((
+                    extent.length,
+                    tokio::spawn(async move { Ok::<_, Error>(op) }),
+                ));
                 continue;
             }
             let end = extent.start + extent.length;
@@ -1177,7 +1199,10 @@ async fn fetch_pieces(
     match written {
         Ok(Err(f)) => Err(Error::with_message(
             ErrorKind::InvalidRequest,
-            format!("writing the destination at offset {}: {}", f.offset, f.error),
+            format!(
+                "writing the destination at offset {}: {}",
+                f.offset, f.error
+            ),
         )),
         Err(e) => Err(internal("writing the destination", e)),
         Ok(Ok(())) => result,
@@ -1206,9 +1231,18 @@ mod tests {
     fn the_format_follows_the_file_and_mismatches_are_refused() {
         let raw = disk(DiskFormat::Raw, 1 << 20);
         let cow = disk(DiskFormat::Cow, 1 << 20);
-        assert_eq!(choose_upload_format(None, &raw, false, 100).unwrap(), DiskFormat::Raw);
-        assert_eq!(choose_upload_format(None, &cow, true, 100).unwrap(), DiskFormat::Cow);
-        assert_eq!(choose_upload_format(None, &cow, false, 100).unwrap(), DiskFormat::Raw);
+        assert_eq!(
+            choose_upload_format(None, &raw, false, 100).unwrap(),
+            DiskFormat::Raw
+        );
+        assert_eq!(
+            choose_upload_format(None, &cow, true, 100).unwrap(),
+            DiskFormat::Cow
+        );
+        assert_eq!(
+            choose_upload_format(None, &cow, false, 100).unwrap(),
+            DiskFormat::Raw
+        );
         let e = choose_upload_format(Some(&DiskFormat::Raw), &raw, true, 100).unwrap_err();
         assert!(e.to_string().contains("qcow2"), "{e}");
         let e = choose_upload_format(None, &raw, true, 100).unwrap_err();

@@ -92,7 +92,8 @@ pub(crate) fn consume(
                 written.map_err(|error| WriteFailure { offset, error })?;
                 at += len;
             }
-            w.flush().map_err(|error| WriteFailure { offset: at, error })
+            w.flush()
+                .map_err(|error| WriteFailure { offset: at, error })
         }
     }
 }

@@ -58,7 +58,8 @@ pub(crate) fn sniff(input: Input) -> io::Result<(Input, bool)> {
             let mut head = [0u8; 4];
             let n = read_full(&mut r, &mut head)?;
             let qcow2 = n == 4 && &head == QCOW2_MAGIC;
-            let chained: Box<dyn Read + Send> = Box::new(io::Cursor::new(head[..n].to_vec()).chain(r));
+            let chained: Box<dyn Read + Send> =
+                Box::new(io::Cursor::new(head[..n].to_vec()).chain(r));
             Ok((Input::Reader(chained), qcow2))
         }
     }
@@ -350,7 +351,10 @@ mod tests {
             zero_ranges: true,
         };
         let pieces = collect(Input::Reader(Box::new(io::Cursor::new(image))), 40, cutting);
-        assert_eq!(shape(&pieces), vec![('d', 0, 8), ('z', 8, 24), ('d', 32, 8)]);
+        assert_eq!(
+            shape(&pieces),
+            vec![('d', 0, 8), ('z', 8, 24), ('d', 32, 8)]
+        );
     }
 
     #[test]
@@ -359,7 +363,11 @@ mod tests {
             chunk_size: 8,
             zero_ranges: false,
         };
-        let pieces = collect(Input::Reader(Box::new(io::Cursor::new(vec![0u8; 20]))), 20, cutting);
+        let pieces = collect(
+            Input::Reader(Box::new(io::Cursor::new(vec![0u8; 20]))),
+            20,
+            cutting,
+        );
         assert_eq!(shape(&pieces), vec![('d', 0, 8), ('d', 8, 8), ('d', 16, 4)]);
     }
 
@@ -370,18 +378,27 @@ mod tests {
             chunk_size: 8,
             zero_ranges: true,
         };
-        let e = produce(Input::Reader(Box::new(io::Cursor::new(vec![1u8; 10]))), 20, cutting, tx)
-            .unwrap_err();
+        let e = produce(
+            Input::Reader(Box::new(io::Cursor::new(vec![1u8; 10]))),
+            20,
+            cutting,
+            tx,
+        )
+        .unwrap_err();
         assert_eq!(e.offset, 10);
         assert!(e.error.to_string().contains("given as 20"), "{}", e.error);
     }
 
     #[test]
     fn qcow2_magic_is_recognised_and_the_reader_still_starts_at_zero() {
-        let (input, qcow2) =
-            sniff(Input::Reader(Box::new(io::Cursor::new(b"QFI\xfbrest".to_vec())))).unwrap();
+        let (input, qcow2) = sniff(Input::Reader(Box::new(io::Cursor::new(
+            b"QFI\xfbrest".to_vec(),
+        ))))
+        .unwrap();
         assert!(qcow2);
-        let Input::Reader(mut r) = input else { panic!() };
+        let Input::Reader(mut r) = input else {
+            panic!()
+        };
         let mut all = Vec::new();
         r.read_to_end(&mut all).unwrap();
         assert_eq!(all, b"QFI\xfbrest");

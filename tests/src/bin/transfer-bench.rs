@@ -166,7 +166,9 @@ fn child(args: &[String]) -> Result<(), String> {
     let url = get("--url")?.to_string();
     let ca = get("--ca")?.to_string();
     let disk = get("--disk")?.to_string();
-    let connections: usize = get("--connections")?.parse().map_err(|_| "bad --connections")?;
+    let connections: usize = get("--connections")?
+        .parse()
+        .map_err(|_| "bad --connections")?;
     let zero = get("--zero")? == "true";
     let chunk: usize = get("--chunk-mib")?.parse().map_err(|_| "bad --chunk-mib")?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -231,7 +233,9 @@ fn socket_copy(file: &Path) -> std::io::Result<(f64, u64)> {
         out.write_all(&buf[..n])?;
     }
     drop(out);
-    let total = sink.join().map_err(|_| std::io::Error::other("sink panicked"))??;
+    let total = sink
+        .join()
+        .map_err(|_| std::io::Error::other("sink panicked"))??;
     Ok((start.elapsed().as_secs_f64(), total))
 }
 
@@ -262,7 +266,10 @@ fn same_contents(a: &Path, b: &Path) -> std::io::Result<bool> {
     if a.metadata()?.len() != b.metadata()?.len() {
         return Ok(false);
     }
-    let (mut a, mut b) = (BufReader::with_capacity(4 << 20, a), BufReader::with_capacity(4 << 20, b));
+    let (mut a, mut b) = (
+        BufReader::with_capacity(4 << 20, a),
+        BufReader::with_capacity(4 << 20, b),
+    );
     loop {
         let x = a.fill_buf()?;
         if x.is_empty() {
@@ -389,7 +396,10 @@ fn bench_in(o: &Options, dir: &Path) -> Result<(), String> {
                 eprintln!("upload {connections} conn zero={zero}: {:.2} s", up.secs);
                 let copy = dir.join("copy.raw");
                 let down = run_child(&common("download", &copy))?;
-                eprintln!("download {connections} conn zero={zero}: {:.2} s", down.secs);
+                eprintln!(
+                    "download {connections} conn zero={zero}: {:.2} s",
+                    down.secs
+                );
                 if !same_contents(&image, &copy).map_err(|e| e.to_string())? {
                     return Err(format!(
                         "the download ({connections} connections, zero ranges {zero}) differs from the image"
@@ -412,7 +422,14 @@ fn bench_in(o: &Options, dir: &Path) -> Result<(), String> {
                     size,
                 });
                 runtime
-                    .block_on(connection.system_service().disks_service().disk_service(&disk).remove())
+                    .block_on(
+                        connection
+                            .system_service()
+                            .disks_service()
+                            .disk_service(&disk)
+                            .remove()
+                            .send(),
+                    )
                     .map_err(|e| format!("{e:?}"))?;
             }
         }
