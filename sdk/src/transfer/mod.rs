@@ -65,9 +65,15 @@
 //! with `GET` and `Range`), on at most [`TransferOptions::connections`] connections
 //! (default 4, never more than imageio's `max_writers`/`max_readers`), each carrying up to
 //! [`TransferOptions::pipeline`] requests at once (default 2). Memory stays bounded by
-//! chunk size x (connections x pipeline + 2), whatever the image's size. A request whose
+//! chunk size x (connections x pipeline + 3), whatever the image's size. A request whose
 //! connection breaks is sent again (every request of a transfer can be repeated), up to
 //! [`TransferOptions::retries`] times.
+//!
+//! # Cancelling
+//!
+//! Dropping the future of [`upload`] or [`download`] stops the data at once (the requests
+//! in flight are abandoned) but does not cancel the image transfer on the engine: it ends
+//! by its inactivity timeout, or cancel it with the `image_transfer` service's `cancel`.
 //!
 //! # Secrets
 //!
@@ -192,7 +198,7 @@ impl TransferOptions {
     }
 
     /// Bytes per request (default 4 MiB; 4 KiB to 256 MiB). Memory use is about this
-    /// times (connections x pipeline + 2).
+    /// times (connections x pipeline + 3).
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.chunk_size = bytes;
         self

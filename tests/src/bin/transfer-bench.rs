@@ -351,7 +351,7 @@ fn bench_in(o: &Options, dir: &Path) -> Result<(), String> {
     let _guard = runtime.enter();
 
     let mut rows = Vec::new();
-    for run in 0..o.runs {
+    let socket_copy_row = |rows: &mut Vec<Row>| -> Result<(), String> {
         let m = run_child(&[
             "--child".into(),
             "socket".into(),
@@ -366,7 +366,12 @@ fn bench_in(o: &Options, dir: &Path) -> Result<(), String> {
             m,
             size,
         });
+        Ok(())
+    };
+    for run in 0..o.runs {
         for &zero in &[true, false] {
+            // The baseline is measured between the groups: the machine's load moves.
+            socket_copy_row(&mut rows)?;
             for &connections in &o.connections {
                 let name = format!("bench-{run}-{connections}-{zero}");
                 let disk = runtime
@@ -434,13 +439,25 @@ fn bench_in(o: &Options, dir: &Path) -> Result<(), String> {
             }
         }
     }
-    let baseline = rows[0].size as f64 / rows[0].m.secs;
+    socket_copy_row(&mut rows)?;
+    // The ratio's base: the median rate of the socket copies of this run.
+    let mut copies: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.zero == "-")
+        .map(|r| r.size as f64 / r.m.secs)
+        .collect();
+    copies.sort_by(f64::total_cmp);
+    let baseline = copies[copies.len() / 2];
     println!(
         "\n{} GiB image, {} MiB data, chunk {} MiB; load average after: {}\n",
         o.size_gib,
         data >> 20,
         o.chunk_mib,
         load_average()
+    );
+    println!(
+        "ratios against the median socket copy, {:.0} MiB/s\n",
+        baseline / (1u64 << 20) as f64
     );
     println!("| what | connections | zeros | wall s | MiB/s of image | vs socket copy | data MiB sent/fetched | requests | client peak RSS MiB |");
     println!("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
