@@ -77,7 +77,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use actions::Pace;
-pub use imageio::{ImageioFault, ImageioOptions, ImageioStats, TransferStats, TransferUrl};
+pub use imageio::{
+    ImageioFault, ImageioOp, ImageioOptions, ImageioRequest, ImageioStats, TransferStats,
+    TransferUrl,
+};
 pub use inventory::{Inventory, InventorySize};
 pub use limits::RequestCap;
 pub use negotiate::TOKEN_HTTP_AUTH_PATH;
@@ -727,6 +730,17 @@ impl TestEngine {
         let n = self.state.hub.expire_all();
         self.sync_transfers();
         n
+    }
+
+    /// Every imageio request received so far (both listeners), in the order they were
+    /// answered.
+    pub fn imageio_requests(&self) -> Vec<ImageioRequest> {
+        self.state.hub.requests()
+    }
+
+    /// Forgets the recorded imageio requests.
+    pub fn clear_imageio_requests(&self) {
+        self.state.hub.clear_requests();
     }
 
     /// Counters of the imageio service (both listeners, all tickets).

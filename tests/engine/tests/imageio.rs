@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use common::{connect, connect_to, Conn, Reply};
 use ovirt::types::{self, DiskStatus, ImageTransferPhase as Phase};
-use ovirt_test_engine::{ImageioFault, ImageioOptions, Pace, TestEngine, TransferUrl};
+use ovirt_test_engine::{ImageioFault, ImageioOp, ImageioOptions, Pace, TestEngine, TransferUrl};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -469,6 +469,61 @@ async fn zero_and_flush_and_extents_follow_the_data() {
     assert_eq!((stats.zeros, stats.flushes), (2, 1));
     assert_eq!(stats.bytes_zeroed, 256 * 1024 + 65536);
     assert_eq!(e.disk_stored_bytes(&disk), MIB - 256 * 1024 + KIB64);
+    // The requests as recorded: what, where, how much, flushed or not.
+    let log = e.imageio_requests();
+    let summary: Vec<_> = log
+        .iter()
+        .map(|r| {
+            (
+                r.method.as_str(),
+                r.op,
+                r.offset,
+                r.length,
+                r.flush,
+                r.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary[..4],
+        [
+            ("GET", Some(ImageioOp::Extents), None, None, None, 200),
+            (
+                "PUT",
+                Some(ImageioOp::Write),
+                Some(2 * MIB),
+                Some(MIB),
+                Some(false),
+                200
+            ),
+            (
+                "PUT",
+                Some(ImageioOp::Write),
+                Some(size - KIB64),
+                Some(KIB64),
+                Some(false),
+                200
+            ),
+            ("GET", Some(ImageioOp::Extents), None, None, None, 200),
+        ]
+    );
+    let zero = log.iter().find(|r| r.op == Some(ImageioOp::Zero)).unwrap();
+    assert_eq!(
+        (zero.offset, zero.length, zero.flush),
+        (Some(2 * MIB + 256 * 1024), Some(256 * 1024), Some(false))
+    );
+    assert_eq!(log.last().unwrap().op, Some(ImageioOp::Flush));
+    assert!(log
+        .iter()
+        .all(|r| r.transfer_id.as_deref() == Some(id.as_str()) && !r.proxy));
+    assert!(!format!("{log:?}").contains(
+        t.transfer_url
+            .as_deref()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+    ));
 
     // Dirty extents exist only for backups; other contexts are wrong.
     let r = img.extents("?context=dirty").await;
@@ -516,6 +571,7 @@ async fn bad_requests_get_imageio_s_answers() {
         ("", "bytes x-y/*"),
         ("", "bytes 0-9/*"), // longer than the body
         ("?flush=maybe", "bytes 0-3/*"),
+        ("", "bytes 18446744073709551615-18446744073709551615/*"),
     ] {
         let mut img = open(&e, &url).await;
         let r = img
