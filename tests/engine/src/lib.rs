@@ -19,6 +19,11 @@
 //!   `correlation_id`; `async=true` and `Expect: 202-accepted` get 202;
 //! * `search` (`name=web*`, `status!=up`, `and`, `or`, `sortby name desc`, `page 2`,
 //!   `case_sensitive`), `max`, `follow` and `all_content`.
+//! * image transfers (`imagetransfers`, their phases and actions) with the host's
+//!   imageio and the engine's imageio proxy played by two more listeners: `OPTIONS`,
+//!   `PUT`, `GET` with ranges, `PATCH` zero and flush, extents, on sparse disk data, with
+//!   ticket expiry, faults ([`ImageioFault`]) and counters ([`ImageioStats`],
+//!   [`TransferStats`]); see [`ImageioOptions`].
 //!
 //! The data at start is a generated inventory of data centers, clusters, hosts and VMs
 //! ([`inventory`]) plus what every engine has (the `Blank` template, a storage domain,
