@@ -302,6 +302,8 @@ pub(crate) struct Hub {
     pub(crate) urls: OnceLock<Urls>,
     record: bool,
     requests: Mutex<Vec<ImageioRequest>>,
+    /// Finalizations still to fail ([`crate::TestEngine::fail_next_finalize`]).
+    fail_finalize: AtomicU64,
 }
 
 fn mix(mut x: u64) -> u64 {
@@ -328,6 +330,7 @@ impl Hub {
             urls: OnceLock::new(),
             record,
             requests: Mutex::new(Vec::new()),
+            fail_finalize: AtomicU64::new(0),
         }
     }
 
@@ -535,6 +538,18 @@ impl Hub {
         let mut stats = s.stats.clone();
         stats.connections = s.connections.len();
         Some(stats)
+    }
+
+    /// The next finalization fails.
+    pub(crate) fn fail_next_finalize(&self) {
+        self.fail_finalize.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether this finalization is to fail (uses up one).
+    pub(crate) fn take_finalize_failure(&self) -> bool {
+        self.fail_finalize
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     pub(crate) fn requests(&self) -> Vec<ImageioRequest> {

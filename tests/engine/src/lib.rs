@@ -729,6 +729,13 @@ impl TestEngine {
         expired
     }
 
+    /// The next `finalize` of an image transfer fails, as when the engine finds the
+    /// uploaded image bad: `finalizing_success` -> `finalizing_failure` ->
+    /// `finished_failure`, and the disk as after `cancel` (an upload's disk removed).
+    pub fn fail_next_finalize(&self) {
+        self.state.hub.fail_next_finalize();
+    }
+
     /// Every open ticket expires now (see [`TestEngine::expire_ticket`]); returns how
     /// many.
     pub fn expire_tickets(&self) -> usize {

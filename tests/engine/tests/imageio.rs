@@ -774,6 +774,46 @@ async fn a_test_can_expire_a_ticket_and_cancel_transfers() {
 }
 
 #[tokio::test]
+async fn a_finalize_can_be_made_to_fail() {
+    let e = TestEngine::builder()
+        .pace(Pace::Manual)
+        .start()
+        .await
+        .unwrap();
+    let mut api = Api::new(&e).await;
+    let disk = api.add_disk(MIB, "raw", "").await;
+    e.advance(1);
+    let t = api.add_transfer(&disk, "upload", "").await;
+    let id = t.id.unwrap();
+    e.advance(1);
+    assert_eq!(api.transfer(&id).await.phase, Some(Phase::Transferring));
+    e.fail_next_finalize();
+    assert_eq!(api.action(&id, "finalize").await.status, 200);
+    let phases = [
+        Phase::FinalizingSuccess,
+        Phase::FinalizingFailure,
+        Phase::FinishedFailure,
+    ];
+    for want in phases {
+        assert_eq!(api.transfer(&id).await.phase, Some(want));
+        e.advance(1);
+    }
+    assert!(api.disk(&disk).await.is_none());
+    // Only one finalize fails.
+    let (id, disk, _) = {
+        let disk = api.add_disk(MIB, "raw", "").await;
+        e.advance(1);
+        let t = api.add_transfer(&disk, "upload", "").await;
+        e.advance(1);
+        (t.id.unwrap(), disk, ())
+    };
+    assert_eq!(api.action(&id, "finalize").await.status, 200);
+    e.advance(1);
+    assert_eq!(api.transfer(&id).await.phase, Some(Phase::FinishedSuccess));
+    assert_eq!(api.disk(&disk).await.unwrap().status, Some(DiskStatus::Ok));
+}
+
+#[tokio::test]
 async fn connections_closed_mid_transfer_by_faults() {
     let e = tls_engine().await;
     let mut api = Api::new(&e).await;
