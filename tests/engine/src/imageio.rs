@@ -304,6 +304,8 @@ pub(crate) struct Hub {
     requests: Mutex<Vec<ImageioRequest>>,
     /// Finalizations still to fail ([`crate::TestEngine::fail_next_finalize`]).
     fail_finalize: AtomicU64,
+    /// Bytes of `PUT` bodies written so far, for tests to wait on.
+    written: watch::Sender<u64>,
 }
 
 fn mix(mut x: u64) -> u64 {
@@ -331,6 +333,7 @@ impl Hub {
             record,
             requests: Mutex::new(Vec::new()),
             fail_finalize: AtomicU64::new(0),
+            written: watch::Sender::new(0),
         }
     }
 
@@ -538,6 +541,12 @@ impl Hub {
         let mut stats = s.stats.clone();
         stats.connections = s.connections.len();
         Some(stats)
+    }
+
+    /// Waits until at least `n` bytes of `PUT` bodies have been written.
+    pub(crate) async fn wait_written(&self, n: u64) {
+        let mut rx = self.written.subscribe();
+        let _ = rx.wait_for(|w| *w >= n).await;
     }
 
     /// The next finalization fails.
@@ -1208,6 +1217,7 @@ fn record_write(hub: &Hub, ticket: &Ticket, written: u64, zeroed: u64, flush: bo
     if written > 0 {
         hub.count(|s| s.bytes_written += written);
         hub.changed.store(true, Ordering::Relaxed);
+        hub.written.send_modify(|w| *w += written);
     }
 }
 

@@ -755,6 +755,13 @@ impl TestEngine {
         self.state.hub.clear_requests();
     }
 
+    /// Waits until the imageio service has written at least `n` bytes of `PUT` bodies
+    /// in all (for a test that streams a body to see it written as it arrives). Bound it
+    /// with a timeout.
+    pub async fn wait_imageio_bytes_written(&self, n: u64) {
+        self.state.hub.wait_written(n).await
+    }
+
     /// Counters of the imageio service (both listeners, all tickets).
     pub fn imageio_stats(&self) -> ImageioStats {
         self.state.hub.stats()

@@ -628,6 +628,66 @@ async fn bad_requests_get_imageio_s_answers() {
     assert!(e.imageio_stats().errors >= 15);
 }
 
+/// A request body fed through a channel, one frame per message.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|b| b.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+#[tokio::test]
+async fn a_put_body_is_written_as_it_arrives() {
+    let e = TestEngine::builder().start().await.unwrap();
+    let mut api = Api::new(&e).await;
+    let size = 4 * MIB;
+    let (_, disk, t) = ready(&mut api, size, "upload", "").await;
+    let (addr, path) = split(t.transfer_url.as_deref().unwrap());
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let req = http::Request::put(path)
+        .header("host", "127.0.0.1")
+        .header("content-length", size.to_string())
+        .header("content-range", format!("bytes 0-{}/*", size - 1))
+        .body(ChannelBody(rx))
+        .unwrap();
+    let answer = tokio::spawn(sender.send_request(req));
+    let data = pattern(size, 8);
+    tx.send(Bytes::copy_from_slice(&data[..MIB as usize]))
+        .await
+        .unwrap();
+    // The first MiB is on the disk while the rest of the body has not been sent.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        e.wait_imageio_bytes_written(MIB),
+    )
+    .await
+    .expect("the first MiB should be written before the body ends");
+    assert!(e.read_disk(&disk, 0, MIB as usize) == data[..MIB as usize]);
+    assert_eq!(e.read_disk(&disk, MIB, 16), vec![0; 16]);
+    for piece in data[MIB as usize..].chunks(MIB as usize) {
+        tx.send(Bytes::copy_from_slice(piece)).await.unwrap();
+    }
+    drop(tx);
+    let resp = answer.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(e.read_disk(&disk, 0, size as usize) == data);
+}
+
 #[tokio::test]
 async fn a_put_without_content_length_is_refused() {
     // Plain HTTP, to send a chunked body by hand.
@@ -955,6 +1015,24 @@ async fn a_4_gib_disk_with_little_data_is_held_sparsely() {
     assert_eq!(e.disk_stored_bytes(&disk), MIB);
     assert!(img.get(3 << 30, (3 << 30) + MIB - 1).await.body[..] == data[..]);
     assert_eq!(img.get(size - 4, size - 1).await.body[..], [0; 4]);
+    // A GET of the whole 4 GiB is streamed: its first bytes come before the rest is read.
+    let (addr, path) = split(t.transfer_url.as_deref().unwrap());
+    let mut c = connect_to(addr, e.ca_pem(), "127.0.0.1").await;
+    let resp = c.start("GET", &path).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-length"], size.to_string().as_str());
+    let mut body = resp.into_body();
+    let mut got = 0;
+    while got < 2 * MIB {
+        let frame = http_body_util::BodyExt::frame(&mut body)
+            .await
+            .unwrap()
+            .unwrap();
+        let data = frame.into_data().unwrap();
+        assert!(data.iter().all(|&b| b == 0));
+        got += data.len() as u64;
+    }
+    drop(body);
     assert_eq!(api.action(&id, "finalize").await.status, 200);
     assert_eq!(api.disk(&disk).await.unwrap().actual_size, Some(MIB as i64));
     // What was uploaded is downloaded by a later transfer.
