@@ -125,7 +125,9 @@ pub enum ImageioFault {
     Status(u16),
 }
 
-/// Counters of the whole imageio service ([`crate::TestEngine::imageio_stats`]).
+/// Counters of the whole imageio service ([`crate::TestEngine::imageio_stats`]). The
+/// requests by kind count those a ticket let in (and `OPTIONS` of `*`); `errors` counts
+/// every error answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImageioStats {
@@ -227,8 +229,9 @@ pub struct ImageioRequest {
     /// Whether the request asked for a flush (`PUT` `flush=y`, zero `"flush": true`, or
     /// a flush request).
     pub flush: Option<bool>,
-    /// The status answered; 0 when the connection was closed instead (a fault, or the
-    /// client went away mid-body).
+    /// The status answered; 0 when the connection was closed instead (a `PUT` fault, or
+    /// the client went away mid-body). A `GET` cut mid-answer keeps its status: the head
+    /// had been sent.
     pub status: u16,
     /// Number of the imageio connection (both listeners count together, from 0).
     pub connection: u64,
