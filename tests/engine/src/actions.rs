@@ -95,6 +95,12 @@ impl Clock {
     pub(crate) fn advance(&self, ticks: u64) -> u64 {
         self.ticks.fetch_add(ticks, Ordering::Relaxed) + ticks
     }
+
+    /// Whether the clock stands for time passing (a test's `advance` or the wall
+    /// clock), so that timeouts count ([`Pace::Manual`], [`Pace::Timed`]).
+    pub(crate) fn moves_with_time(&self) -> bool {
+        matches!(self.pace, Pace::Manual | Pace::Timed(_))
+    }
 }
 
 /// What a request brings to the work it starts.
@@ -119,26 +125,35 @@ impl Ctx {
     }
 }
 
-/// A change of one object: members set (replaced) and members removed.
+/// A change of one object: members set (replaced) and members removed, or the object
+/// removed.
 #[derive(Debug, Clone)]
 pub(crate) struct Change {
     key: String,
     id: String,
     set: Vec<Node>,
     unset: Vec<&'static str>,
+    delete: bool,
 }
 
 impl Change {
-    fn new(key: &str, id: &str) -> Change {
+    pub(crate) fn new(key: &str, id: &str) -> Change {
         Change {
             key: key.to_string(),
             id: id.to_string(),
             set: Vec::new(),
             unset: Vec::new(),
+            delete: false,
         }
     }
 
-    fn text(mut self, name: &str, value: impl Into<String>) -> Change {
+    /// Removes the object (and what is below it) instead.
+    pub(crate) fn delete(mut self) -> Change {
+        self.delete = true;
+        self
+    }
+
+    pub(crate) fn text(mut self, name: &str, value: impl Into<String>) -> Change {
         self.set.push(Node::leaf(name, value));
         self
     }
@@ -162,8 +177,16 @@ pub(crate) struct Pending {
     changes: Vec<Change>,
 }
 
-fn apply(store: &mut Store, changes: Vec<Change>) {
+pub(crate) fn apply(store: &mut Store, changes: Vec<Change>) {
     for c in changes {
+        if c.delete {
+            store.delete(&c.key, &c.id);
+            continue;
+        }
+        let phase = (c.key == crate::transfers::KEY)
+            .then(|| c.set.iter().find(|s| s.name == "phase"))
+            .flatten()
+            .and_then(|s| s.text.clone());
         store.modify(&c.key, &c.id, |n| {
             for s in c.set {
                 n.put(s);
@@ -172,6 +195,9 @@ fn apply(store: &mut Store, changes: Vec<Change>) {
                 n.remove(u);
             }
         });
+        if let Some(phase) = phase {
+            crate::transfers::on_phase(store, &c.id, &phase);
+        }
     }
 }
 
@@ -193,7 +219,7 @@ pub(crate) fn apply_due(store: &mut Store, now: Option<u64>) {
 }
 
 /// Applies the first stage now and schedules the others one step apart.
-fn schedule(store: &mut Store, ctx: &Ctx, stages: Vec<Vec<Change>>) {
+pub(crate) fn schedule(store: &mut Store, ctx: &Ctx, stages: Vec<Vec<Change>>) {
     for (k, changes) in stages.into_iter().enumerate() {
         if k == 0 {
             apply(store, changes);
@@ -467,6 +493,7 @@ pub(crate) fn after_add(store: &mut Store, spec: &Spec, key: &str, id: &str, ctx
                 Some(about),
             );
         }
+        "imagetransfers" => crate::transfers::after_add(store, id, ctx),
         "templates" => {
             staged(
                 store,
@@ -610,6 +637,11 @@ pub(crate) fn check_remove(_store: &Store, spec: &Spec, e: &Entity) -> Result<()
             "Operation Failed",
             "[Cannot remove Host. Host must be in maintenance mode first.]",
         )),
+        "disks" if status == "locked" => Err(Answer::fault(
+            409,
+            "Operation Failed",
+            "[Cannot remove Virtual Disk. Related operation is currently in progress. Please try again later.]",
+        )),
         _ => Ok(()),
     }
 }
@@ -674,6 +706,9 @@ pub(crate) fn run(
         }
     };
     let accepted = ctx.accepted || action.r#async == Some(true);
+    if spec.segment == crate::transfers::KEY {
+        return crate::transfers::action(store, id, name, &node, accepted, ctx);
+    }
     let status = node.text_of("status").unwrap_or_default().to_string();
     let label = node.text_of("name").unwrap_or_default().to_string();
     let mut reply = types::Action::new().status("complete");

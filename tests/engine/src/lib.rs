@@ -19,6 +19,11 @@
 //!   `correlation_id`; `async=true` and `Expect: 202-accepted` get 202;
 //! * `search` (`name=web*`, `status!=up`, `and`, `or`, `sortby name desc`, `page 2`,
 //!   `case_sensitive`), `max`, `follow` and `all_content`.
+//! * image transfers (`imagetransfers`, their phases and actions) with the host's
+//!   imageio and the engine's imageio proxy played by two more listeners: `OPTIONS`,
+//!   `PUT`, `GET` with ranges, `PATCH` zero and flush, extents, on sparse disk data, with
+//!   ticket expiry, faults ([`ImageioFault`]) and counters ([`ImageioStats`],
+//!   [`TransferStats`]); see [`ImageioOptions`].
 //!
 //! The data at start is a generated inventory of data centers, clusters, hosts and VMs
 //! ([`inventory`]) plus what every engine has (the `Blank` template, a storage domain,
@@ -53,6 +58,7 @@
 
 mod actions;
 pub mod form;
+mod imageio;
 pub mod inventory;
 mod limits;
 mod negotiate;
@@ -61,8 +67,10 @@ pub mod render;
 mod rules;
 mod search;
 mod server;
+mod sparse;
 mod store;
 mod tls;
+mod transfers;
 
 use bytes::Bytes;
 use ovirt::xml::{FromXml, ToXml, XmlType};
@@ -74,12 +82,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use actions::Pace;
+pub use imageio::{
+    ImageioFault, ImageioOp, ImageioOptions, ImageioRequest, ImageioStats, TransferStats,
+    TransferUrl,
+};
 pub use inventory::{Inventory, InventorySize};
 pub use limits::RequestCap;
 pub use negotiate::TOKEN_HTTP_AUTH_PATH;
 pub use render::API_PATH;
 pub use rules::Rule;
 pub use server::{SSO_LOGOUT_PATH, SSO_TOKEN_PATH};
+pub use sparse::Extent;
 pub use tls::TestCertificates;
 
 use server::{lock, State};
@@ -171,9 +184,19 @@ pub struct TestEngineBuilder {
     limits: limits::Limits,
     pace: Pace,
     http_auth: negotiate::HttpAuth,
+    imageio: ImageioOptions,
 }
 
 impl TestEngineBuilder {
+    /// Options of the imageio service that serves image transfers (default
+    /// [`ImageioOptions::default`]). It always runs: two more listeners on 127.0.0.1,
+    /// the daemon of `transfer_url` and the proxy of `proxy_url`, with TLS when the
+    /// engine has it.
+    pub fn imageio(mut self, options: ImageioOptions) -> Self {
+        self.imageio = options;
+        self
+    }
+
     /// How fast background work (a VM starting, a disk being created) moves through its
     /// stages (default [`Pace::Instant`]).
     pub fn pace(mut self, pace: Pace) -> Self {
@@ -282,6 +305,7 @@ impl TestEngineBuilder {
             self.record,
             inventory,
             self.pace,
+            self.imageio,
         ));
         lock(&state.rules).extend(self.rules);
         state
@@ -293,22 +317,54 @@ impl TestEngineBuilder {
             .as_ref()
             .map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
         let connections = Arc::new(limits::Connections::default());
-        let task = tokio::spawn(accept_loop(
+        let io_err = |what: &str, e: std::io::Error| StartError(format!("imageio {what}: {e}"));
+        let daemon = imageio::Listener::bind(false)
+            .await
+            .map_err(|e| io_err("binding 127.0.0.1", e))?;
+        let proxy = imageio::Listener::bind(true)
+            .await
+            .map_err(|e| io_err("binding 127.0.0.1", e))?;
+        let urls = imageio::Urls {
+            scheme: if self.tls { "https" } else { "http" },
+            daemon: daemon.addr().map_err(|e| io_err("local address", e))?,
+            proxy: proxy.addr().map_err(|e| io_err("local address", e))?,
+            unreachable: imageio::closed_port()
+                .await
+                .map_err(|e| io_err("a closed port", e))?,
+        };
+        let imageio_addrs = (urls.daemon, urls.proxy);
+        let _ = state.hub.urls.set(urls);
+        let mut tasks = vec![
+            tokio::spawn(imageio::accept_loop(
+                daemon,
+                state.hub.clone(),
+                acceptor.clone(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(imageio::accept_loop(
+                proxy,
+                state.hub.clone(),
+                acceptor.clone(),
+                stop_rx.clone(),
+            )),
+        ];
+        tasks.push(tokio::spawn(accept_loop(
             listener,
             state.clone(),
             acceptor,
             stop_rx,
             self.limits,
             connections.clone(),
-        ));
+        )));
         Ok(TestEngine {
             addr,
+            imageio_addrs,
             tls: self.tls,
             ca_pem: tls.map(|t| t.ca_pem),
             state,
             connections,
             stop: stop_tx,
-            task: Some(task),
+            tasks,
         })
     }
 }
@@ -376,12 +432,14 @@ async fn serve<I>(
 /// A running fake engine. Dropping it stops the server (like [`TestEngine::shutdown`]).
 pub struct TestEngine {
     addr: SocketAddr,
+    /// The imageio daemon and proxy listeners.
+    imageio_addrs: (SocketAddr, SocketAddr),
     tls: bool,
     ca_pem: Option<String>,
     state: Arc<State>,
     connections: Arc<limits::Connections>,
     stop: watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for TestEngine {
@@ -407,6 +465,7 @@ impl TestEngine {
             limits: limits::Limits::default(),
             pace: Pace::Instant,
             http_auth: Default::default(),
+            imageio: ImageioOptions::default(),
         }
     }
 
@@ -555,19 +614,42 @@ impl TestEngine {
         {
             actions::apply_due(&mut store::write(&self.state.data), Some(now));
         }
+        self.sync_transfers();
         store::read(&self.state.data)
     }
 
+    /// A context for work started by the handle (not by a request).
+    fn ctx(&self) -> actions::Ctx {
+        actions::Ctx {
+            now: self.state.clock.now(),
+            step: self.state.clock.step(),
+            lag: self.state.clock.lag(),
+            ..Default::default()
+        }
+    }
+
+    /// Lets the API see what the imageio service saw (bytes, expired tickets).
+    fn sync_transfers(&self) {
+        let ctx = self.ctx();
+        if self.state.hub.needs_sync(ctx.now) {
+            transfers::sync(&mut store::write(&self.state.data), &ctx);
+        }
+    }
+
     /// Moves the clock of background work by `ticks` and applies the stages that are
-    /// due (with [`Pace::Manual`] one tick is one stage); returns the time now.
+    /// due (with [`Pace::Manual`] one tick is one stage); returns the time now. With
+    /// [`Pace::Manual`] a tick is also a second of the imageio tickets' inactivity
+    /// timeouts.
     pub fn advance(&self, ticks: u64) -> u64 {
         let now = self.state.clock.advance(ticks);
         actions::apply_due(&mut store::write(&self.state.data), Some(now));
+        self.sync_transfers();
         now
     }
 
     /// Finishes all background work at once: every pending stage is applied.
     pub fn settle(&self) {
+        self.sync_transfers();
         actions::apply_due(&mut store::write(&self.state.data), None);
     }
 
@@ -603,12 +685,7 @@ impl TestEngine {
     /// and background work), for a test to prepare the engine's data; returns the created
     /// object or the engine's fault as text.
     pub fn add<T: FromXml + ToXml + XmlType>(&self, path: &str, value: &T) -> Result<T, String> {
-        let ctx = actions::Ctx {
-            now: self.state.clock.now(),
-            step: self.state.clock.step(),
-            lag: self.state.clock.lag(),
-            ..Default::default()
-        };
+        let ctx = self.ctx();
         let body = ovirt::xml::to_string(value);
         let answer =
             store::write(&self.state.data).add(path.trim_matches('/'), body.as_bytes(), &ctx);
@@ -619,10 +696,116 @@ impl TestEngine {
         ovirt::xml::from_str(&text).map_err(|e| e.to_string())
     }
 
-    /// Stops accepting, closes every connection and waits for the accept loop to end.
+    /// The address of the imageio daemon (the host's imageio, where `transfer_url`
+    /// points).
+    pub fn imageio_addr(&self) -> SocketAddr {
+        self.imageio_addrs.0
+    }
+
+    /// The address of the imageio proxy (the engine's imageio, where `proxy_url`
+    /// points); it serves the same tickets with the same protocol.
+    pub fn imageio_proxy_addr(&self) -> SocketAddr {
+        self.imageio_addrs.1
+    }
+
+    /// Plays `fault` once, on the next imageio request it applies to; faults added
+    /// earlier are played first.
+    pub fn imageio_fault(&self, fault: ImageioFault) {
+        self.state.hub.add_fault(fault);
+    }
+
+    /// Forgets the faults not yet played.
+    pub fn clear_imageio_faults(&self) {
+        self.state.hub.clear_faults();
+    }
+
+    /// The ticket of the transfer `transfer_id` expires now, as after its inactivity
+    /// timeout: imageio requests get 403, and the transfer pauses or fails as its
+    /// `timeout_policy` says (seen by the next API request or handle call). False if
+    /// the ticket was not open (no such transfer, or not `transferring`).
+    pub fn expire_ticket(&self, transfer_id: &str) -> bool {
+        let expired = self.state.hub.expire(transfer_id);
+        self.sync_transfers();
+        expired
+    }
+
+    /// The next `finalize` of an image transfer fails, as when the engine finds the
+    /// uploaded image bad: `finalizing_success` -> `finalizing_failure` ->
+    /// `finished_failure`, and the disk as after `cancel` (an upload's disk removed).
+    pub fn fail_next_finalize(&self) {
+        self.state.hub.fail_next_finalize();
+    }
+
+    /// Every open ticket expires now (see [`TestEngine::expire_ticket`]); returns how
+    /// many.
+    pub fn expire_tickets(&self) -> usize {
+        let n = self.state.hub.expire_all();
+        self.sync_transfers();
+        n
+    }
+
+    /// Every imageio request received so far (both listeners), in the order they were
+    /// answered.
+    pub fn imageio_requests(&self) -> Vec<ImageioRequest> {
+        self.state.hub.requests()
+    }
+
+    /// Forgets the recorded imageio requests.
+    pub fn clear_imageio_requests(&self) {
+        self.state.hub.clear_requests();
+    }
+
+    /// Waits until the imageio service has written at least `n` bytes of `PUT` bodies
+    /// in all (for a test that streams a body to see it written as it arrives). Bound it
+    /// with a timeout.
+    pub async fn wait_imageio_bytes_written(&self, n: u64) {
+        self.state.hub.wait_written(n).await
+    }
+
+    /// Counters of the imageio service (both listeners, all tickets).
+    pub fn imageio_stats(&self) -> ImageioStats {
+        self.state.hub.stats()
+    }
+
+    /// Counters of one transfer's ticket (None for an unknown transfer).
+    pub fn transfer_stats(&self, transfer_id: &str) -> Option<TransferStats> {
+        self.state.hub.transfer_stats(transfer_id)
+    }
+
+    /// `len` bytes of the data stored for disk `disk_id` at `offset` (zeros where
+    /// nothing was written), as a download would read them.
+    pub fn read_disk(&self, disk_id: &str, offset: u64, len: usize) -> Vec<u8> {
+        self.state.hub.read_disk(disk_id, offset, len)
+    }
+
+    /// Stores `data` at `offset` of disk `disk_id`, for a download to read.
+    pub fn write_disk(&self, disk_id: &str, offset: u64, data: &[u8]) {
+        self.state.hub.write_disk(disk_id, offset, data);
+    }
+
+    /// The extents of disk `disk_id` over its `provisioned_size` (empty for an unknown
+    /// disk), as `GET /images/TICKET/extents` reports them.
+    pub fn disk_extents(&self, disk_id: &str) -> Vec<Extent> {
+        let size = self
+            .current()
+            .entity("disks", disk_id)
+            .and_then(|d| d.node.text_of("provisioned_size")?.parse::<u64>().ok());
+        match size {
+            Some(size) => self.state.hub.extents_of(disk_id, size),
+            None => Vec::new(),
+        }
+    }
+
+    /// Bytes of data stored for disk `disk_id` (whole chunks of 64 KiB; what
+    /// `actual_size` becomes when an upload is finalized).
+    pub fn disk_stored_bytes(&self, disk_id: &str) -> u64 {
+        self.state.hub.allocated(disk_id, u64::MAX)
+    }
+
+    /// Stops accepting, closes every connection and waits for the accept loops to end.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
     }

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::actions::{Clock, Pace};
 use crate::form;
+use crate::imageio::{Hub, ImageioOptions};
 use crate::inventory::Inventory;
 use crate::render::API_PATH;
 use crate::rules::Rule;
@@ -39,7 +40,9 @@ pub(crate) struct State {
     /// The objects of the API.
     pub(crate) data: RwLock<Store>,
     /// The clock of the engine's background work.
-    pub(crate) clock: Clock,
+    pub(crate) clock: Arc<Clock>,
+    /// The imageio service of image transfers (also held by the store).
+    pub(crate) hub: Arc<Hub>,
     tokens: Mutex<HashMap<String, TokenState>>,
     token_counter: AtomicU64,
     pub(crate) logins: AtomicUsize,
@@ -59,13 +62,17 @@ impl State {
         record: bool,
         inventory: Inventory,
         pace: Pace,
+        imageio: ImageioOptions,
     ) -> State {
+        let clock = Arc::new(Clock::new(pace));
+        let hub = Arc::new(Hub::new(clock.clone(), imageio, record));
         State {
             users,
             gzip,
             record,
-            data: RwLock::new(Store::seeded(&inventory)),
-            clock: Clock::new(pace),
+            data: RwLock::new(Store::seeded(&inventory, hub.clone())),
+            clock,
+            hub,
             tokens: Mutex::new(HashMap::new()),
             token_counter: AtomicU64::new(0),
             logins: AtomicUsize::new(0),

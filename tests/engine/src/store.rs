@@ -16,13 +16,15 @@
 
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::actions::{self, Clock, Ctx, Pending};
+use crate::imageio::Hub;
 use crate::inventory::{self, Inventory};
 use crate::node::Node;
 use crate::render::{self, API_PATH};
 use crate::search;
+use crate::transfers;
 use ovirt::types;
 use ovirt::xml::{FromXml, ToXml, XmlType};
 
@@ -178,6 +180,16 @@ pub(crate) static SPECS: &[Spec] = &[
             "format",
             "provisioned_size",
         ],
+        ..BASE
+    },
+    Spec {
+        segment: "imagetransfers",
+        list_tag: "image_transfers",
+        label: "ImageTransfer",
+        code: 20,
+        canon: canon::<types::ImageTransfer>,
+        refs: &[("disk", "disks"), ("host", "hosts")],
+        fields: &["phase", "direction", "disk"],
         ..BASE
     },
     Spec {
@@ -539,6 +551,8 @@ pub(crate) struct Store {
     /// State changes still to come ([`actions`]).
     pub(crate) pending: Vec<Pending>,
     pending_serial: u64,
+    /// The imageio service: tickets and disk data ([`crate::imageio`]).
+    pub(crate) hub: Arc<Hub>,
 }
 
 fn href(key: &str, id: &str) -> String {
@@ -548,7 +562,7 @@ fn href(key: &str, id: &str) -> String {
 impl Store {
     /// A store holding the inventory and the objects every engine has (the `Blank`
     /// template, storage domains, networks, users, events).
-    pub(crate) fn seeded(inv: &Inventory) -> Store {
+    pub(crate) fn seeded(inv: &Inventory, hub: Arc<Hub>) -> Store {
         let mut store = Store {
             colls: SPECS
                 .iter()
@@ -559,6 +573,7 @@ impl Store {
             event_serial: 0,
             pending: Vec::new(),
             pending_serial: 0,
+            hub,
         };
         for seed in render::seeds(inv) {
             store.seed(&seed.collection, &seed.document);
@@ -672,6 +687,9 @@ impl Store {
         coll.list = OnceLock::new();
         let below = format!("{key}/{id}/");
         self.colls.retain(|k, _| !k.starts_with(&below));
+        if key == "disks" {
+            self.hub.drop_image(id);
+        }
         true
     }
 
@@ -991,6 +1009,11 @@ impl Store {
         if let Err(a) = self.resolve_refs(spec, &mut node) {
             return a;
         }
+        if spec.segment == transfers::KEY {
+            if let Err(a) = transfers::check_add(self, &mut node) {
+                return a;
+            }
+        }
         if let Some(v) = self.in_use(spec, key, &node, None) {
             return Answer::fault(
                 409,
@@ -1034,8 +1057,14 @@ impl Store {
             Ok(n) => n,
             Err(a) => return a,
         };
-        // The engine keeps statuses to itself.
-        for s in ["status", "snapshot_status"] {
+        // The engine keeps statuses (and a transfer's phase and URLs) to itself.
+        for s in [
+            "status",
+            "snapshot_status",
+            "phase",
+            "transfer_url",
+            "proxy_url",
+        ] {
             node.remove(s);
         }
         if let Err(a) = self.resolve_refs(spec, &mut node) {
@@ -1206,6 +1235,9 @@ pub(crate) fn serve(lock: &RwLock<Store>, clock: &Clock, call: &Call<'_>) -> Ans
             .or_else(|| (call.header)("correlation-id")),
         accepted: flag(param("async")) || expect("expect") || expect("x-ovirt-expect"),
     };
+    if read(lock).hub.needs_sync(now) {
+        transfers::sync(&mut write(lock), &ctx);
+    }
     let view = View {
         follow: param("follow")
             .map(|f| {

@@ -30,9 +30,18 @@ pub struct Conn {
 }
 
 pub async fn connect(engine: &TestEngine, server_name: &str) -> Conn {
-    let tcp = TcpStream::connect(engine.addr()).await.unwrap();
-    let host = format!("{}:{}", server_name, engine.addr().port());
-    match engine.ca_pem() {
+    connect_to(engine.addr(), engine.ca_pem(), server_name).await
+}
+
+/// Connects to `addr` (plain TCP, or TLS trusting `ca_pem` and checking `server_name`).
+pub async fn connect_to(
+    addr: std::net::SocketAddr,
+    ca_pem: Option<&str>,
+    server_name: &str,
+) -> Conn {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let host = format!("{}:{}", server_name, addr.port());
+    match ca_pem {
         None => {
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
                 .await
@@ -79,6 +88,20 @@ impl Conn {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Reply {
+        self.try_send(method, target, headers, Bytes::from(body.to_string()))
+            .await
+            .unwrap()
+    }
+
+    /// Sends a request with a binary body; an error when the connection fails (for
+    /// example when the server closes it before or while answering).
+    pub async fn try_send(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Reply, hyper::Error> {
         let mut req = http::Request::builder()
             .method(method)
             .uri(target)
@@ -86,17 +109,38 @@ impl Conn {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap();
-        self.sender.ready().await.unwrap();
-        let resp = self.sender.send_request(req).await.unwrap();
+        let req = req.body(Full::new(body)).unwrap();
+        self.sender.ready().await?;
+        let resp = self.sender.send_request(req).await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Reply {
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok(Reply {
             status,
             headers,
             body,
-        }
+        })
+    }
+
+    /// Sends a request without a body and returns the response with its body unread.
+    pub async fn start(
+        &mut self,
+        method: &str,
+        target: &str,
+    ) -> http::Response<hyper::body::Incoming> {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(target)
+            .header("host", &self.host)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        self.sender.ready().await.unwrap();
+        self.sender.send_request(req).await.unwrap()
+    }
+
+    /// Whether the server has closed this connection (or it failed).
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
     }
 
     /// Logs in with the default user and returns the token.
