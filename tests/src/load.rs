@@ -247,3 +247,45 @@ pub fn server_stats(addr: SocketAddr) -> Result<(u64, u64), LoadError> {
         ))),
     }
 }
+
+/// CPU time (user plus system, all threads) that process `pid` and its direct children have
+/// used so far, read from Linux's `/proc/PID/stat` (clock ticks of `sysconf(_SC_CLK_TCK)`,
+/// usually 10 ms). A benchmark uses it to see what a server program (the engine process,
+/// Apache and its worker processes) spent during a run. `None` where `/proc` cannot be read.
+pub fn process_tree_cpu_time(pid: u32) -> Option<Duration> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = u64::try_from(ticks).ok().filter(|t| *t > 0)?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields = |text: &str| -> Option<Vec<u64>> {
+        let rest = &text[text.rfind(')')? + 1..];
+        Some(
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect(),
+        )
+    };
+    let mut total = 0u64;
+    let own = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let own = fields(&own)?;
+    // After the name: state(0) ppid(1) ... utime(11) stime(12).
+    total += own.get(11)? + own.get(12)?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(child) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if child == pid {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        if let Some(f) = fields(&text) {
+            if f.get(1) == Some(&u64::from(pid)) {
+                total += f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+            }
+        }
+    }
+    Some(Duration::from_millis(total * 1000 / ticks))
+}

@@ -125,7 +125,9 @@ pub enum ImageioFault {
     Status(u16),
 }
 
-/// Counters of the whole imageio service ([`crate::TestEngine::imageio_stats`]).
+/// Counters of the whole imageio service ([`crate::TestEngine::imageio_stats`]). The
+/// requests by kind count those a ticket let in (and `OPTIONS` of `*`); `errors` counts
+/// every error answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImageioStats {
@@ -186,6 +188,55 @@ pub struct TransferStats {
     pub bytes_zeroed: u64,
     /// Bytes of image data sent.
     pub bytes_read: u64,
+}
+
+/// What an imageio request asked for (see [`ImageioRequest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImageioOp {
+    /// `OPTIONS`.
+    Options,
+    /// `GET` of image data.
+    Read,
+    /// `GET` of extents.
+    Extents,
+    /// `PUT`.
+    Write,
+    /// `PATCH` with `"op": "zero"`.
+    Zero,
+    /// `PATCH` with `"op": "flush"`.
+    Flush,
+}
+
+/// An imageio request as the service received it ([`crate::TestEngine::imageio_requests`];
+/// recorded unless [`crate::TestEngineBuilder::record`] is off). The ticket is not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImageioRequest {
+    /// Method, upper case.
+    pub method: String,
+    /// What it asked for, once known (None for a request refused before that, such as an
+    /// unknown path or an unreadable `PATCH` body).
+    pub op: Option<ImageioOp>,
+    /// The transfer of the ticket it named, when the ticket let it in.
+    pub transfer_id: Option<String>,
+    /// The query string (`flush=n`, `context=zero`), empty when there is none.
+    pub query: String,
+    /// First byte written, read or zeroed.
+    pub offset: Option<u64>,
+    /// Bytes written, read or zeroed (for a `PUT`, its `Content-Length`).
+    pub length: Option<u64>,
+    /// Whether the request asked for a flush (`PUT` `flush=y`, zero `"flush": true`, or
+    /// a flush request).
+    pub flush: Option<bool>,
+    /// The status answered; 0 when the connection was closed instead (a `PUT` fault, or
+    /// the client went away mid-body). A `GET` cut mid-answer keeps its status: the head
+    /// had been sent.
+    pub status: u16,
+    /// Number of the imageio connection (both listeners count together, from 0).
+    pub connection: u64,
+    /// Whether it came through the proxy listener.
+    pub proxy: bool,
 }
 
 /// Whether a ticket lets requests in.
@@ -252,6 +303,12 @@ pub(crate) struct Hub {
     serial: AtomicU64,
     connection_serial: AtomicU64,
     pub(crate) urls: OnceLock<Urls>,
+    record: bool,
+    requests: Mutex<Vec<ImageioRequest>>,
+    /// Finalizations still to fail ([`crate::TestEngine::fail_next_finalize`]).
+    fail_finalize: AtomicU64,
+    /// Bytes of `PUT` bodies written so far, for tests to wait on.
+    written: watch::Sender<u64>,
 }
 
 fn mix(mut x: u64) -> u64 {
@@ -263,7 +320,7 @@ fn mix(mut x: u64) -> u64 {
 }
 
 impl Hub {
-    pub(crate) fn new(clock: Arc<Clock>, options: ImageioOptions) -> Hub {
+    pub(crate) fn new(clock: Arc<Clock>, options: ImageioOptions, record: bool) -> Hub {
         Hub {
             clock,
             options,
@@ -276,6 +333,10 @@ impl Hub {
             serial: AtomicU64::new(0),
             connection_serial: AtomicU64::new(0),
             urls: OnceLock::new(),
+            record,
+            requests: Mutex::new(Vec::new()),
+            fail_finalize: AtomicU64::new(0),
+            written: watch::Sender::new(0),
         }
     }
 
@@ -485,6 +546,32 @@ impl Hub {
         Some(stats)
     }
 
+    /// Waits until at least `n` bytes of `PUT` bodies have been written.
+    pub(crate) async fn wait_written(&self, n: u64) {
+        let mut rx = self.written.subscribe();
+        let _ = rx.wait_for(|w| *w >= n).await;
+    }
+
+    /// The next finalization fails.
+    pub(crate) fn fail_next_finalize(&self) {
+        self.fail_finalize.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether this finalization is to fail (uses up one).
+    pub(crate) fn take_finalize_failure(&self) -> bool {
+        self.fail_finalize
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    pub(crate) fn requests(&self) -> Vec<ImageioRequest> {
+        lock(&self.requests).clone()
+    }
+
+    pub(crate) fn clear_requests(&self) {
+        lock(&self.requests).clear();
+    }
+
     pub(crate) fn add_fault(&self, fault: ImageioFault) {
         lock(&self.faults).push_back(fault);
     }
@@ -553,6 +640,42 @@ enum Kind {
     Put,
     Zero,
     Flush,
+}
+
+impl Kind {
+    fn op(self) -> ImageioOp {
+        match self {
+            Kind::Options => ImageioOp::Options,
+            Kind::Get => ImageioOp::Read,
+            Kind::Extents => ImageioOp::Extents,
+            Kind::Put => ImageioOp::Write,
+            Kind::Zero => ImageioOp::Zero,
+            Kind::Flush => ImageioOp::Flush,
+        }
+    }
+}
+
+/// What the handlers learn about a request, for its record.
+#[derive(Default)]
+struct Note {
+    kind: Option<Kind>,
+    transfer_id: Option<String>,
+    offset: Option<u64>,
+    length: Option<u64>,
+    flush: Option<bool>,
+}
+
+impl Note {
+    fn range(&mut self, offset: u64, length: u64) {
+        self.offset = Some(offset);
+        self.length = Some(length);
+    }
+}
+
+/// One request in service: its connection and its record.
+struct Cx {
+    connection: u64,
+    note: Mutex<Note>,
 }
 
 /// Why a connection is dropped without an answer (a fault, or a client gone).
@@ -837,17 +960,45 @@ fn authorize(hub: &Hub, ticket_id: &str, write: bool) -> Result<Arc<Ticket>, Ref
 }
 
 /// Answers one request of either listener.
-async fn handle(hub: Arc<Hub>, connection: u64, req: Request<Incoming>) -> Result<Reply, Abort> {
-    let resp = route(&hub, connection, req).await;
-    if let Ok(r) = &resp {
-        if r.status().as_u16() >= 400 {
-            hub.count(|s| s.errors += 1);
-        }
+async fn handle(
+    hub: Arc<Hub>,
+    connection: u64,
+    proxy: bool,
+    req: Request<Incoming>,
+) -> Result<Reply, Abort> {
+    let cx = Cx {
+        connection,
+        note: Mutex::new(Note::default()),
+    };
+    let method = req.method().as_str().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let resp = route(&hub, &cx, req).await;
+    let status = match &resp {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    };
+    if status >= 400 {
+        hub.count(|s| s.errors += 1);
+    }
+    if hub.record {
+        let note = std::mem::take(&mut *lock(&cx.note));
+        lock(&hub.requests).push(ImageioRequest {
+            method,
+            op: note.kind.map(Kind::op),
+            transfer_id: note.transfer_id,
+            query,
+            offset: note.offset,
+            length: note.length,
+            flush: note.flush,
+            status,
+            connection,
+            proxy,
+        });
     }
     resp
 }
 
-async fn route(hub: &Arc<Hub>, connection: u64, req: Request<Incoming>) -> Result<Reply, Abort> {
+async fn route(hub: &Arc<Hub>, cx: &Cx, req: Request<Incoming>) -> Result<Reply, Abort> {
     let path = req.uri().path().to_string();
     let Some(rest) = path.strip_prefix("/images/") else {
         return Ok(error(404, "No such resource"));
@@ -882,30 +1033,38 @@ async fn route(hub: &Arc<Hub>, connection: u64, req: Request<Incoming>) -> Resul
             ))
         }
     };
+    if kind != Kind::Zero {
+        lock(&cx.note).kind = Some(kind);
+    }
     if kind == Kind::Options && ticket_id == "*" {
         hub.count(|s| s.options += 1);
         let resp = json(r#"{"features": ["extents", "zero", "flush"]}"#.to_string());
         return Ok(with_header(resp, "allow", "OPTIONS,GET,PUT,PATCH"));
     }
     match kind {
-        Kind::Options => options(hub, connection, ticket_id),
-        Kind::Extents => get_extents(hub, connection, ticket_id, req.uri().query()),
-        Kind::Get => get(hub, connection, ticket_id, &req),
-        Kind::Put => put(hub, connection, ticket_id, req).await,
-        _ => patch(hub, connection, ticket_id, req).await,
+        Kind::Options => options(hub, cx, ticket_id),
+        Kind::Extents => get_extents(hub, cx, ticket_id, req.uri().query()),
+        Kind::Get => get(hub, cx, ticket_id, &req),
+        Kind::Put => put(hub, cx, ticket_id, req).await,
+        _ => patch(hub, cx, ticket_id, req).await,
     }
 }
 
 /// Checks the ticket, counts the request and plays a `Status` fault.
 fn enter(
     hub: &Arc<Hub>,
-    connection: u64,
+    cx: &Cx,
     ticket_id: &str,
     kind: Kind,
     write: bool,
 ) -> Result<(Arc<Ticket>, InFlight, Option<ImageioFault>), Refused> {
     let ticket = authorize(hub, ticket_id, write)?;
-    let in_flight = InFlight::enter(&ticket, &hub.clock, connection, kind);
+    let in_flight = InFlight::enter(&ticket, &hub.clock, cx.connection, kind);
+    {
+        let mut note = lock(&cx.note);
+        note.kind = Some(kind);
+        note.transfer_id = Some(ticket.transfer_id.clone());
+    }
     hub.count(|s| match kind {
         Kind::Options => s.options += 1,
         Kind::Get => s.gets += 1,
@@ -923,8 +1082,8 @@ fn enter(
     }
 }
 
-fn options(hub: &Arc<Hub>, connection: u64, ticket_id: &str) -> Result<Reply, Abort> {
-    let (ticket, _in_flight, _) = match enter(hub, connection, ticket_id, Kind::Options, false) {
+fn options(hub: &Arc<Hub>, cx: &Cx, ticket_id: &str) -> Result<Reply, Abort> {
+    let (ticket, _in_flight, _) = match enter(hub, cx, ticket_id, Kind::Options, false) {
         Ok(t) => t,
         Err(r) => return Ok(*r),
     };
@@ -942,11 +1101,11 @@ fn options(hub: &Arc<Hub>, connection: u64, ticket_id: &str) -> Result<Reply, Ab
 
 fn get_extents(
     hub: &Arc<Hub>,
-    connection: u64,
+    cx: &Cx,
     ticket_id: &str,
     query: Option<&str>,
 ) -> Result<Reply, Abort> {
-    let (ticket, _in_flight, _) = match enter(hub, connection, ticket_id, Kind::Extents, false) {
+    let (ticket, _in_flight, _) = match enter(hub, cx, ticket_id, Kind::Extents, false) {
         Ok(t) => t,
         Err(r) => return Ok(*r),
     };
@@ -977,18 +1136,13 @@ fn get_extents(
     Ok(json(format!("[{}]", items.join(", "))))
 }
 
-fn get(
-    hub: &Arc<Hub>,
-    connection: u64,
-    ticket_id: &str,
-    req: &Request<Incoming>,
-) -> Result<Reply, Abort> {
+fn get(hub: &Arc<Hub>, cx: &Cx, ticket_id: &str, req: &Request<Incoming>) -> Result<Reply, Abort> {
     let range = match header(req, "range").map(parse_range) {
         None => None,
         Some(Ok(r)) => Some(r),
         Some(Err(message)) => return Ok(error(416, &message)),
     };
-    let (ticket, in_flight, fault) = match enter(hub, connection, ticket_id, Kind::Get, false) {
+    let (ticket, in_flight, fault) = match enter(hub, cx, ticket_id, Kind::Get, false) {
         Ok(t) => t,
         Err(r) => return Ok(*r),
     };
@@ -1011,6 +1165,7 @@ fn get(
             (first, size - first)
         }
     };
+    lock(&cx.note).range(offset, length);
     let cut = match fault {
         Some(ImageioFault::CloseGetAfter(n)) => Some(n),
         _ => None,
@@ -1065,12 +1220,13 @@ fn record_write(hub: &Hub, ticket: &Ticket, written: u64, zeroed: u64, flush: bo
     if written > 0 {
         hub.count(|s| s.bytes_written += written);
         hub.changed.store(true, Ordering::Relaxed);
+        hub.written.send_modify(|w| *w += written);
     }
 }
 
 async fn put(
     hub: &Arc<Hub>,
-    connection: u64,
+    cx: &Cx,
     ticket_id: &str,
     req: Request<Incoming>,
 ) -> Result<Reply, Abort> {
@@ -1082,7 +1238,7 @@ async fn put(
     let offset = match header(&req, "content-range").map(parse_content_range) {
         None => 0,
         Some(Ok((first, last))) => {
-            if last.is_some_and(|l| length == 0 || l != first + length - 1) {
+            if last.is_some_and(|l| length == 0 || l - first != length - 1) {
                 return Ok(error(
                     400,
                     &format!(
@@ -1099,7 +1255,12 @@ async fn put(
         Ok(f) => f,
         Err(r) => return Ok(*r),
     };
-    let (ticket, _in_flight, fault) = match enter(hub, connection, ticket_id, Kind::Put, true) {
+    {
+        let mut note = lock(&cx.note);
+        note.range(offset, length);
+        note.flush = Some(flush);
+    }
+    let (ticket, _in_flight, fault) = match enter(hub, cx, ticket_id, Kind::Put, true) {
         Ok(t) => t,
         Err(r) => return Ok(*r),
     };
@@ -1167,7 +1328,7 @@ const PATCH_LIMIT: usize = 64 * 1024;
 
 async fn patch(
     hub: &Arc<Hub>,
-    connection: u64,
+    cx: &Cx,
     ticket_id: &str,
     req: Request<Incoming>,
 ) -> Result<Reply, Abort> {
@@ -1200,7 +1361,8 @@ async fn patch(
         }
     };
     if op == "flush" {
-        let (ticket, _in_flight, _) = match enter(hub, connection, ticket_id, Kind::Flush, true) {
+        lock(&cx.note).flush = Some(true);
+        let (ticket, _in_flight, _) = match enter(hub, cx, ticket_id, Kind::Flush, true) {
             Ok(t) => t,
             Err(r) => return Ok(*r),
         };
@@ -1232,7 +1394,12 @@ async fn patch(
         Some(serde_json::Value::Bool(b)) => *b,
         Some(other) => return Ok(error(400, &format!("Boolean required {other}"))),
     };
-    let (ticket, _in_flight, _) = match enter(hub, connection, ticket_id, Kind::Zero, true) {
+    {
+        let mut note = lock(&cx.note);
+        note.range(offset, size);
+        note.flush = Some(flush);
+    }
+    let (ticket, _in_flight, _) = match enter(hub, cx, ticket_id, Kind::Zero, true) {
         Ok(t) => t,
         Err(r) => return Ok(*r),
     };
@@ -1310,10 +1477,10 @@ pub(crate) async fn accept_loop(
             let serve = async {
                 match acceptor {
                     Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(tls) => serve(tls, hub, connection).await,
+                        Ok(tls) => serve(tls, hub, connection, proxy).await,
                         Err(e) => tracing::debug!("test engine imageio: TLS handshake failed: {e}"),
                     },
-                    None => serve(stream, hub, connection).await,
+                    None => serve(stream, hub, connection, proxy).await,
                 }
             };
             tokio::select! {
@@ -1324,13 +1491,13 @@ pub(crate) async fn accept_loop(
     }
 }
 
-async fn serve<I>(io: I, hub: Arc<Hub>, connection: u64)
+async fn serve<I>(io: I, hub: Arc<Hub>, connection: u64, proxy: bool)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let hub = hub.clone();
-        async move { handle(hub, connection, req).await }
+        async move { handle(hub, connection, proxy, req).await }
     });
     let result = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -1380,6 +1547,7 @@ mod tests {
         let hub = Hub::new(
             Arc::new(Clock::new(crate::Pace::Manual)),
             ImageioOptions::default(),
+            false,
         );
         let a = hub.new_ticket_id();
         let b = hub.new_ticket_id();

@@ -19,6 +19,11 @@
 //!   `correlation_id`; `async=true` and `Expect: 202-accepted` get 202;
 //! * `search` (`name=web*`, `status!=up`, `and`, `or`, `sortby name desc`, `page 2`,
 //!   `case_sensitive`), `max`, `follow` and `all_content`.
+//! * image transfers (`imagetransfers`, their phases and actions) with the host's
+//!   imageio and the engine's imageio proxy played by two more listeners: `OPTIONS`,
+//!   `PUT`, `GET` with ranges, `PATCH` zero and flush, extents, on sparse disk data, with
+//!   ticket expiry, faults ([`ImageioFault`]) and counters ([`ImageioStats`],
+//!   [`TransferStats`]); see [`ImageioOptions`].
 //!
 //! The data at start is a generated inventory of data centers, clusters, hosts and VMs
 //! ([`inventory`]) plus what every engine has (the `Blank` template, a storage domain,
@@ -77,7 +82,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use actions::Pace;
-pub use imageio::{ImageioFault, ImageioOptions, ImageioStats, TransferStats, TransferUrl};
+pub use imageio::{
+    ImageioFault, ImageioOp, ImageioOptions, ImageioRequest, ImageioStats, TransferStats,
+    TransferUrl,
+};
 pub use inventory::{Inventory, InventorySize};
 pub use limits::RequestCap;
 pub use negotiate::TOKEN_HTTP_AUTH_PATH;
@@ -721,12 +729,37 @@ impl TestEngine {
         expired
     }
 
+    /// The next `finalize` of an image transfer fails, as when the engine finds the
+    /// uploaded image bad: `finalizing_success` -> `finalizing_failure` ->
+    /// `finished_failure`, and the disk as after `cancel` (an upload's disk removed).
+    pub fn fail_next_finalize(&self) {
+        self.state.hub.fail_next_finalize();
+    }
+
     /// Every open ticket expires now (see [`TestEngine::expire_ticket`]); returns how
     /// many.
     pub fn expire_tickets(&self) -> usize {
         let n = self.state.hub.expire_all();
         self.sync_transfers();
         n
+    }
+
+    /// Every imageio request received so far (both listeners), in the order they were
+    /// answered.
+    pub fn imageio_requests(&self) -> Vec<ImageioRequest> {
+        self.state.hub.requests()
+    }
+
+    /// Forgets the recorded imageio requests.
+    pub fn clear_imageio_requests(&self) {
+        self.state.hub.clear_requests();
+    }
+
+    /// Waits until the imageio service has written at least `n` bytes of `PUT` bodies
+    /// in all (for a test that streams a body to see it written as it arrives). Bound it
+    /// with a timeout.
+    pub async fn wait_imageio_bytes_written(&self, n: u64) {
+        self.state.hub.wait_written(n).await
     }
 
     /// Counters of the imageio service (both listeners, all tickets).

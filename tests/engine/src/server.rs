@@ -65,7 +65,7 @@ impl State {
         imageio: ImageioOptions,
     ) -> State {
         let clock = Arc::new(Clock::new(pace));
-        let hub = Arc::new(Hub::new(clock.clone(), imageio));
+        let hub = Arc::new(Hub::new(clock.clone(), imageio, record));
         State {
             users,
             gzip,

@@ -7,7 +7,8 @@
 //! `finalizing_success` -> `finished_success` (the disk `ok` again, its `actual_size` the
 //! bytes stored); `cancel` goes `cancelled_user` -> `finalizing_failure` ->
 //! `finished_failure` (a download's disk `ok` again, an upload's disk removed, as the
-//! engine removes the disk of a failed upload). An expired ticket pauses an upload
+//! engine removes the disk of a failed upload), and so does a `finalize` that a test
+//! made fail (after `finalizing_success`). An expired ticket pauses an upload
 //! (`paused_system`) and cancels a download (`cancelled_system` -> ... ->
 //! `finished_failure`), as `timeout_policy` `legacy` says; `pause` and `cancel` policies
 //! do the one or the other for both directions.
@@ -98,8 +99,10 @@ pub(crate) fn check_add(store: &Store, node: &mut Node) -> Result<(), Answer> {
     node.put_text("transferred", "0");
     node.remove("transfer_url");
     node.remove("proxy_url");
-    if let Some(host) = up_host(store) {
-        node.put(Node::reference("host", &host, &href("hosts", &host)));
+    if node.child("host").is_none() {
+        if let Some(host) = up_host(store) {
+            node.put(Node::reference("host", &host, &href("hosts", &host)));
+        }
     }
     Ok(())
 }
@@ -237,6 +240,11 @@ pub(crate) fn action(
             if phase != "transferring" && !paused {
                 return conflict("finalize");
             }
+            if store.hub.take_finalize_failure() {
+                let stages = failure_stages(store, id, node, "finalizing_success");
+                actions::schedule(store, ctx, stages);
+                return complete(accepted);
+            }
             let upload = node.text_of("direction") != Some("download");
             let mut done = vec![
                 Change::new(KEY, id).text("phase", "finished_success"),
@@ -303,6 +311,11 @@ pub(crate) fn action(
         }
         _ => return Answer::empty(404),
     }
+    complete(accepted)
+}
+
+/// The answer to an action that was started.
+fn complete(accepted: bool) -> Answer {
     let mut reply = types::Action::new().status("complete");
     if accepted {
         reply.status = Some("pending".to_string());

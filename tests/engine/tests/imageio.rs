@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use common::{connect, connect_to, Conn, Reply};
 use ovirt::types::{self, DiskStatus, ImageTransferPhase as Phase};
-use ovirt_test_engine::{ImageioFault, ImageioOptions, Pace, TestEngine, TransferUrl};
+use ovirt_test_engine::{ImageioFault, ImageioOp, ImageioOptions, Pace, TestEngine, TransferUrl};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -469,6 +469,61 @@ async fn zero_and_flush_and_extents_follow_the_data() {
     assert_eq!((stats.zeros, stats.flushes), (2, 1));
     assert_eq!(stats.bytes_zeroed, 256 * 1024 + 65536);
     assert_eq!(e.disk_stored_bytes(&disk), MIB - 256 * 1024 + KIB64);
+    // The requests as recorded: what, where, how much, flushed or not.
+    let log = e.imageio_requests();
+    let summary: Vec<_> = log
+        .iter()
+        .map(|r| {
+            (
+                r.method.as_str(),
+                r.op,
+                r.offset,
+                r.length,
+                r.flush,
+                r.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary[..4],
+        [
+            ("GET", Some(ImageioOp::Extents), None, None, None, 200),
+            (
+                "PUT",
+                Some(ImageioOp::Write),
+                Some(2 * MIB),
+                Some(MIB),
+                Some(false),
+                200
+            ),
+            (
+                "PUT",
+                Some(ImageioOp::Write),
+                Some(size - KIB64),
+                Some(KIB64),
+                Some(false),
+                200
+            ),
+            ("GET", Some(ImageioOp::Extents), None, None, None, 200),
+        ]
+    );
+    let zero = log.iter().find(|r| r.op == Some(ImageioOp::Zero)).unwrap();
+    assert_eq!(
+        (zero.offset, zero.length, zero.flush),
+        (Some(2 * MIB + 256 * 1024), Some(256 * 1024), Some(false))
+    );
+    assert_eq!(log.last().unwrap().op, Some(ImageioOp::Flush));
+    assert!(log
+        .iter()
+        .all(|r| r.transfer_id.as_deref() == Some(id.as_str()) && !r.proxy));
+    assert!(!format!("{log:?}").contains(
+        t.transfer_url
+            .as_deref()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+    ));
 
     // Dirty extents exist only for backups; other contexts are wrong.
     let r = img.extents("?context=dirty").await;
@@ -516,6 +571,7 @@ async fn bad_requests_get_imageio_s_answers() {
         ("", "bytes x-y/*"),
         ("", "bytes 0-9/*"), // longer than the body
         ("?flush=maybe", "bytes 0-3/*"),
+        ("", "bytes 18446744073709551615-18446744073709551615/*"),
     ] {
         let mut img = open(&e, &url).await;
         let r = img
@@ -570,6 +626,66 @@ async fn bad_requests_get_imageio_s_answers() {
     assert_eq!(r.status, 403);
     assert!(r.text().contains("forbids write"));
     assert!(e.imageio_stats().errors >= 15);
+}
+
+/// A request body fed through a channel, one frame per message.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|b| b.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+#[tokio::test]
+async fn a_put_body_is_written_as_it_arrives() {
+    let e = TestEngine::builder().start().await.unwrap();
+    let mut api = Api::new(&e).await;
+    let size = 4 * MIB;
+    let (_, disk, t) = ready(&mut api, size, "upload", "").await;
+    let (addr, path) = split(t.transfer_url.as_deref().unwrap());
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let req = http::Request::put(path)
+        .header("host", "127.0.0.1")
+        .header("content-length", size.to_string())
+        .header("content-range", format!("bytes 0-{}/*", size - 1))
+        .body(ChannelBody(rx))
+        .unwrap();
+    let answer = tokio::spawn(sender.send_request(req));
+    let data = pattern(size, 8);
+    tx.send(Bytes::copy_from_slice(&data[..MIB as usize]))
+        .await
+        .unwrap();
+    // The first MiB is on the disk while the rest of the body has not been sent.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        e.wait_imageio_bytes_written(MIB),
+    )
+    .await
+    .expect("the first MiB should be written before the body ends");
+    assert!(e.read_disk(&disk, 0, MIB as usize) == data[..MIB as usize]);
+    assert_eq!(e.read_disk(&disk, MIB, 16), vec![0; 16]);
+    for piece in data[MIB as usize..].chunks(MIB as usize) {
+        tx.send(Bytes::copy_from_slice(piece)).await.unwrap();
+    }
+    drop(tx);
+    let resp = answer.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(e.read_disk(&disk, 0, size as usize) == data);
 }
 
 #[tokio::test]
@@ -718,6 +834,46 @@ async fn a_test_can_expire_a_ticket_and_cancel_transfers() {
 }
 
 #[tokio::test]
+async fn a_finalize_can_be_made_to_fail() {
+    let e = TestEngine::builder()
+        .pace(Pace::Manual)
+        .start()
+        .await
+        .unwrap();
+    let mut api = Api::new(&e).await;
+    let disk = api.add_disk(MIB, "raw", "").await;
+    e.advance(1);
+    let t = api.add_transfer(&disk, "upload", "").await;
+    let id = t.id.unwrap();
+    e.advance(1);
+    assert_eq!(api.transfer(&id).await.phase, Some(Phase::Transferring));
+    e.fail_next_finalize();
+    assert_eq!(api.action(&id, "finalize").await.status, 200);
+    let phases = [
+        Phase::FinalizingSuccess,
+        Phase::FinalizingFailure,
+        Phase::FinishedFailure,
+    ];
+    for want in phases {
+        assert_eq!(api.transfer(&id).await.phase, Some(want));
+        e.advance(1);
+    }
+    assert!(api.disk(&disk).await.is_none());
+    // Only one finalize fails.
+    let (id, disk, _) = {
+        let disk = api.add_disk(MIB, "raw", "").await;
+        e.advance(1);
+        let t = api.add_transfer(&disk, "upload", "").await;
+        e.advance(1);
+        (t.id.unwrap(), disk, ())
+    };
+    assert_eq!(api.action(&id, "finalize").await.status, 200);
+    e.advance(1);
+    assert_eq!(api.transfer(&id).await.phase, Some(Phase::FinishedSuccess));
+    assert_eq!(api.disk(&disk).await.unwrap().status, Some(DiskStatus::Ok));
+}
+
+#[tokio::test]
 async fn connections_closed_mid_transfer_by_faults() {
     let e = tls_engine().await;
     let mut api = Api::new(&e).await;
@@ -859,6 +1015,24 @@ async fn a_4_gib_disk_with_little_data_is_held_sparsely() {
     assert_eq!(e.disk_stored_bytes(&disk), MIB);
     assert!(img.get(3 << 30, (3 << 30) + MIB - 1).await.body[..] == data[..]);
     assert_eq!(img.get(size - 4, size - 1).await.body[..], [0; 4]);
+    // A GET of the whole 4 GiB is streamed: its first bytes come before the rest is read.
+    let (addr, path) = split(t.transfer_url.as_deref().unwrap());
+    let mut c = connect_to(addr, e.ca_pem(), "127.0.0.1").await;
+    let resp = c.start("GET", &path).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-length"], size.to_string().as_str());
+    let mut body = resp.into_body();
+    let mut got = 0;
+    while got < 2 * MIB {
+        let frame = http_body_util::BodyExt::frame(&mut body)
+            .await
+            .unwrap()
+            .unwrap();
+        let data = frame.into_data().unwrap();
+        assert!(data.iter().all(|&b| b == 0));
+        got += data.len() as u64;
+    }
+    drop(body);
     assert_eq!(api.action(&id, "finalize").await.status, 200);
     assert_eq!(api.disk(&disk).await.unwrap().actual_size, Some(MIB as i64));
     // What was uploaded is downloaded by a later transfer.

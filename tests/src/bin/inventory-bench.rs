@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p ovirt-tests --bin inventory-bench -- \
 //!     [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain] \
-//!     [--front direct,apache] [--server-time-ms 0] [--no-chart]
+//!     [--front direct,apache] [--server-time-ms 0] [--no-gzip] [--no-chart]
 //! cargo run --release -p ovirt-tests --bin inventory-bench -- --parse [--vms 10000] [--runs 5]
 //! ```
 //!
@@ -32,6 +32,13 @@
 //! first N otherwise).
 //! `--server-time-ms D` makes the engine spend D ms on every request, one request after
 //! another per connection (`TestEngineBuilder::server_time`).
+//! `--no-gzip` makes the client not ask for gzip (`ConnectionBuilder::compress(false)`),
+//! which shows what mod_deflate and the client's decoding cost.
+//!
+//! Beside the client's CPU, the table gives the CPU the server process (engine and
+//! emulators) and Apache (its parent and worker processes, from `/proc`) spent in each run,
+//! and all three summed and divided by the machine's cores: no client can finish a run
+//! faster than that on this machine, which tells a client's delay from a CPU-bound front.
 //!
 //! A request that fails is counted (column `failed`, over all runs) instead of ending the
 //! benchmark; the counts read are checked against the engine's inventory when none failed.
@@ -54,7 +61,7 @@ use ovirt_test_engine::inventory::{Inventory, InventorySize};
 use ovirt_test_engine::{render, TestEngine, PASSWORD, USERNAME};
 use ovirt_tests::apache::{Apache, ApacheConfig};
 use ovirt_tests::latency::LatencyProxy;
-use ovirt_tests::load::process_cpu_time;
+use ovirt_tests::load::{process_cpu_time, process_tree_cpu_time};
 
 /// Longest a single run may take before the benchmark gives up (never a hang).
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -74,9 +81,11 @@ struct Options {
     fronts: Vec<String>,
     server_time_ms: u64,
     chart: bool,
+    /// Ask for gzip (the sdk's default); `--no-gzip` turns it off.
+    gzip: bool,
 }
 
-const USAGE: &str = "usage: inventory-bench [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain] [--front direct,apache] [--server-time-ms 0] [--no-chart]
+const USAGE: &str = "usage: inventory-bench [--n 100,1000] [--rtt 0,2,20] [--configs 1x1,5x1,5x5,10x40] [--runs 3] [--plain] [--front direct,apache] [--server-time-ms 0] [--no-gzip] [--no-chart]
        inventory-bench --parse [--vms 10000] [--doc engine|full] [--runs 5]";
 
 fn list<T: std::str::FromStr>(name: &str, text: &str) -> Result<Vec<T>, String> {
@@ -104,6 +113,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
         fronts: vec!["direct".to_string(), "apache".to_string()],
         server_time_ms: 0,
         chart: true,
+        gzip: true,
     };
     let mut runs_set = false;
     let mut args = args.peekable();
@@ -134,6 +144,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
             }
             "--plain" => o.tls = false,
             "--no-chart" => o.chart = false,
+            "--no-gzip" => o.gzip = false,
             "--front" => {
                 o.fronts = value("--front")?
                     .split(',')
@@ -253,6 +264,7 @@ fn serve(o: &Options) -> Result<(), String> {
                     if let Some(ca) = apache.ca_file() {
                         let _ = writeln!(out, "ca {n} {front} {}", ca.display());
                     }
+                    let _ = writeln!(out, "apache {n} {}", apache.pid());
                     let addr = apache.addr();
                     let scheme = apache.scheme();
                     apaches.push(apache);
@@ -308,6 +320,8 @@ struct Servers {
     urls: Vec<(usize, u64, String, String)>,
     /// (n, front, CA file)
     cas: Vec<(usize, String, PathBuf)>,
+    /// (n, pid of the Apache parent process)
+    apaches: Vec<(usize, u32)>,
 }
 
 impl Drop for Servers {
@@ -366,6 +380,7 @@ fn start_servers(o: &Options) -> Result<Servers, String> {
         child,
         urls: Vec::new(),
         cas: Vec::new(),
+        apaches: Vec::new(),
     };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -393,6 +408,10 @@ fn start_servers(o: &Options) -> Result<Servers, String> {
                 ms.parse().map_err(|_| bad())?,
                 front.to_string(),
                 url.to_string(),
+            )),
+            ["apache", n, pid] => servers.apaches.push((
+                n.parse().map_err(|_| bad())?,
+                pid.parse().map_err(|_| bad())?,
             )),
             ["ready"] => return Ok(servers),
             _ => return Err(bad()),
@@ -497,6 +516,10 @@ struct Row {
     pipeline: usize,
     wall_s: f64,
     cpu_s: f64,
+    /// CPU of the server process (engine and latency emulator), median over the runs.
+    server_cpu_s: Option<f64>,
+    /// CPU of Apache (its parent and worker processes), median over the runs.
+    apache_cpu_s: Option<f64>,
     per_vm_cpu_us: f64,
     requests: usize,
     bound_s: f64,
@@ -526,6 +549,7 @@ async fn one_run(
     ca: Option<&Path>,
     connections: usize,
     pipeline: usize,
+    gzip: bool,
     expected: &Counts,
 ) -> Result<(f64, f64, f64, usize, usize), String> {
     let mut builder = Connection::builder()
@@ -534,7 +558,8 @@ async fn one_run(
         .password(PASSWORD)
         .connections(connections)
         .pipeline(pipeline)
-        .timeout(Duration::from_secs(120));
+        .timeout(Duration::from_secs(120))
+        .compress(gzip);
     if let Some(ca) = ca {
         builder = builder.ca_file(ca);
     }
@@ -620,16 +645,29 @@ fn bench(o: &Options) -> Result<(), String> {
                     let mut walls = Vec::new();
                     let mut cpus = Vec::new();
                     let mut per_vm = Vec::new();
+                    let mut server_cpus = Vec::new();
+                    let mut apache_cpus = Vec::new();
+                    let server_pid = servers.child.id();
+                    let apache_pid = servers
+                        .apaches
+                        .iter()
+                        .find(|(m, _)| *m == n && front == "apache")
+                        .map(|(_, pid)| *pid);
                     let mut requests = 0;
                     let mut failed = 0;
                     for run in 0..=o.runs {
                         if run == 0 && rtt_ms > 2 && c * p == 1 {
                             continue; // a sequential warm-up at 20 ms would take a minute
                         }
+                        let server0 = process_tree_cpu_time(server_pid);
+                        let apache0 = apache_pid.and_then(process_tree_cpu_time);
                         let r = runtime.block_on(async {
-                            tokio::time::timeout(RUN_TIMEOUT, one_run(url, ca, c, p, &expected))
-                                .await
-                                .map_err(|_| format!("a run took longer than {RUN_TIMEOUT:?}"))?
+                            tokio::time::timeout(
+                                RUN_TIMEOUT,
+                                one_run(url, ca, c, p, o.gzip, &expected),
+                            )
+                            .await
+                            .map_err(|_| format!("a run took longer than {RUN_TIMEOUT:?}"))?
                         })?;
                         failed += r.4;
                         if run > 0 {
@@ -637,6 +675,15 @@ fn bench(o: &Options) -> Result<(), String> {
                             cpus.push(r.1);
                             per_vm.push(r.2);
                             requests = r.3;
+                            let spent = |pid: Option<u32>, before: Option<Duration>| {
+                                Some(
+                                    process_tree_cpu_time(pid?)?
+                                        .checked_sub(before?)?
+                                        .as_secs_f64(),
+                                )
+                            };
+                            server_cpus.extend(spent(Some(server_pid), server0));
+                            apache_cpus.extend(spent(apache_pid, apache0));
                         }
                     }
                     let row = Row {
@@ -650,6 +697,8 @@ fn bench(o: &Options) -> Result<(), String> {
                         pipeline: p,
                         wall_s: median(&walls),
                         cpu_s: median(&cpus),
+                        server_cpu_s: (!server_cpus.is_empty()).then(|| median(&server_cpus)),
+                        apache_cpu_s: (!apache_cpus.is_empty()).then(|| median(&apache_cpus)),
                         per_vm_cpu_us: median(&per_vm),
                         requests,
                         bound_s: ideal_bound(rtt_ms, n, c, p),
@@ -717,12 +766,18 @@ fn direct_wall(rows: &[Row], r: &Row) -> Option<f64> {
         .map(|d| d.wall_s)
 }
 
+/// A CPU figure for the table, or "n/a".
+fn seconds(s: Option<f64>) -> String {
+    s.map_or_else(|| "n/a".to_string(), |s| format!("{s:.3}"))
+}
+
 fn print_table(rows: &[Row]) {
+    let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     println!(
-        "| client | front | N | RTT ms | server ms/request | connections | pipeline | requests | failed | wall s (median) | ratio to direct | ideal bound s | ratio to bound | client CPU s | CPU µs/request | CPU µs/per-VM request |"
+        "| client | front | N | RTT ms | server ms/request | connections | pipeline | requests | failed | wall s (median) | ratio to direct | ideal bound s | ratio to bound | client CPU s | CPU µs/request | CPU µs/per-VM request | server CPU s | Apache CPU s | all CPU / cores s |"
     );
     println!(
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for r in rows {
         let ratio = if r.bound_s > 0.0 {
@@ -736,7 +791,7 @@ fn print_table(rows: &[Row]) {
             _ => "n/a".to_string(),
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {:.3} | {} | {:.3} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {:.3} | {} | {:.3} | {:.1} | {:.1} | {} | {} | {} |",
             r.client,
             r.front,
             r.n,
@@ -752,7 +807,13 @@ fn print_table(rows: &[Row]) {
             ratio,
             r.cpu_s,
             r.cpu_s * 1e6 / r.requests.max(1) as f64,
-            r.per_vm_cpu_us
+            r.per_vm_cpu_us,
+            seconds(r.server_cpu_s),
+            seconds(r.apache_cpu_s),
+            seconds(
+                r.server_cpu_s
+                    .map(|s| (s + r.cpu_s + r.apache_cpu_s.unwrap_or(0.0)) / cores)
+            ),
         );
     }
     println!();

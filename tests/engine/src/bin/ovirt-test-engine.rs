@@ -8,7 +8,8 @@
 //! `instant` (the default), `requests:N` (each stage lasts N API requests), `manual`
 //! (never, in this program) or `ms:N` (each stage lasts N milliseconds).
 //!
-//! Prints the API URL, the user and password, and (with `--tls`) writes the generated CA
+//! Prints the API URL, the addresses of the imageio daemon and proxy (image transfers),
+//! the user and password, and (with `--tls`) writes the generated CA
 //! to `--ca-file` (default `ovirt-test-engine-ca.pem` in the temporary directory).
 
 use ovirt_test_engine::{Pace, TestEngine, PASSWORD, USERNAME};
@@ -75,6 +76,11 @@ async fn main() -> ExitCode {
         }
     };
     println!("url={}", engine.url());
+    println!(
+        "imageio={} imageio_proxy={}",
+        engine.imageio_addr(),
+        engine.imageio_proxy_addr()
+    );
     println!("username={USERNAME} password={PASSWORD}");
     if let Some(pem) = engine.ca_pem() {
         if let Err(e) = std::fs::write(&ca_file, pem) {

@@ -122,6 +122,22 @@ impl Conn {
         })
     }
 
+    /// Sends a request without a body and returns the response with its body unread.
+    pub async fn start(
+        &mut self,
+        method: &str,
+        target: &str,
+    ) -> http::Response<hyper::body::Incoming> {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(target)
+            .header("host", &self.host)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        self.sender.ready().await.unwrap();
+        self.sender.send_request(req).await.unwrap()
+    }
+
     /// Whether the server has closed this connection (or it failed).
     pub fn is_closed(&self) -> bool {
         self.sender.is_closed()
