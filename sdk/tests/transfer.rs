@@ -17,7 +17,7 @@ use ovirt::types::{
     Disk, DiskFormat, DiskStatus, ImageTransfer, ImageTransferPhase, StorageDomain,
 };
 use ovirt::{Connection, WaitUntil};
-use ovirt_test_engine::{ImageioFault, ImageioOptions, TestEngine, TransferUrl};
+use ovirt_test_engine::{ImageioFault, ImageioOp, ImageioOptions, TestEngine, TransferUrl};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1 << 20;
@@ -161,6 +161,68 @@ async fn an_uploaded_sparse_file_is_stored_byte_for_byte_and_its_zeros_are_not_s
         .get(&format!("imagetransfers/{}", stats.transfer_id))
         .unwrap();
     assert_eq!(transfer.phase, Some(ImageTransferPhase::FinishedSuccess));
+}
+
+#[tokio::test]
+async fn writes_cover_the_image_once_unflushed_and_one_flush_ends_the_upload() {
+    let e = engine().await;
+    let conn = connect(&e);
+    let dir = Dir::new("flush");
+    let image = dir.path("image.raw");
+    test_image(&image);
+    let disk = new_disk(&conn, DiskFormat::Raw, 8 * MIB).await;
+    let stats = transfer::upload(&conn, &disk, image.as_path(), &options().connections(3))
+        .await
+        .unwrap();
+    let requests: Vec<_> = e
+        .imageio_requests()
+        .into_iter()
+        .filter(|r| r.transfer_id.as_deref() == Some(stats.transfer_id.as_str()))
+        .collect();
+    assert!(requests.iter().all(|r| r.status < 300), "{requests:?}");
+    let last = requests.last().unwrap();
+    assert_eq!(last.op, Some(ImageioOp::Flush), "{requests:?}");
+    let flushes = requests
+        .iter()
+        .filter(|r| r.op == Some(ImageioOp::Flush))
+        .count();
+    assert_eq!(flushes, 1, "{requests:?}");
+    let mut ranges: Vec<(u64, u64)> = requests
+        .iter()
+        .filter(|r| matches!(r.op, Some(ImageioOp::Write | ImageioOp::Zero)))
+        .map(|r| {
+            assert_eq!(r.flush, Some(false), "{r:?}");
+            (r.offset.unwrap(), r.length.unwrap())
+        })
+        .collect();
+    ranges.sort();
+    let mut next = 0;
+    for (offset, length) in ranges {
+        assert_eq!(offset, next, "a gap or an overlap at {offset}");
+        next = offset + length;
+    }
+    assert_eq!(next, 8 * MIB);
+}
+
+#[tokio::test]
+async fn a_failed_finalize_is_an_error_naming_the_phase() {
+    let e = engine().await;
+    let conn = connect(&e);
+    let dir = Dir::new("finalize");
+    let image = dir.path("image.raw");
+    test_image(&image);
+    let disk = new_disk(&conn, DiskFormat::Raw, 8 * MIB).await;
+    e.fail_next_finalize();
+    let err = transfer::upload(&conn, &disk, image.as_path(), &options())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err.kind(), ErrorKind::Fault), "{err:?}");
+    assert!(text.contains("waiting for finished_success"), "{text}");
+    assert!(
+        text.contains("phase is finalizing_failure") || text.contains("phase is finished_failure"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
