@@ -29,6 +29,9 @@
 //! # }
 //! ```
 //!
+//! Disk images move with [`Connection::upload`] and [`Connection::download`] (see
+//! [`crate::transfer`]).
+//!
 //! Do not call [`Wait::wait`] from inside an async runtime (it blocks the thread), and use
 //! it only on requests of services obtained from a blocking [`Connection`].
 
