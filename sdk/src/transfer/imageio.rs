@@ -320,12 +320,12 @@ impl Imageio {
                 .for_request("GET", &self.url.shown()));
             }
             // A body cut after the response was handed over is fetched again whole.
-            match response.bytes().await {
-                Ok(body) if body.len() as u64 == len => return Ok(body),
-                Ok(body) => {
+            match read_exactly(response.into_body(), len).await {
+                Ok(Ok(body)) => return Ok(body),
+                Ok(Err(got)) => {
                     return Err(Error::with_message(
                         ErrorKind::UnexpectedResponse,
-                        format!("{what}: the answer carries {} bytes", body.len()),
+                        format!("{what}: the answer carries {got} bytes"),
                     )
                     .for_request("GET", &self.url.shown()))
                 }
@@ -385,6 +385,25 @@ impl Imageio {
         let _ = response.bytes().await;
         Ok(size)
     }
+}
+
+/// Reads a body that should be `len` bytes into one buffer of that size (no regrowth);
+/// `Ok(Err(n))` if it carries another number of bytes (counted up to the first excess).
+async fn read_exactly(
+    mut body: http1_pipeline::Body,
+    len: u64,
+) -> Result<Result<Bytes, u64>, http1_pipeline::Error> {
+    let mut all = bytes::BytesMut::with_capacity(len as usize);
+    while let Some(chunk) = body.chunk().await? {
+        if (all.len() + chunk.len()) as u64 > len {
+            return Ok(Err((all.len() + chunk.len()) as u64));
+        }
+        all.extend_from_slice(&chunk);
+    }
+    if all.len() as u64 != len {
+        return Ok(Err(all.len() as u64));
+    }
+    Ok(Ok(all.freeze()))
 }
 
 /// Parses imageio's `OPTIONS` answer: `{"features": [...], "max_readers": n, "max_writers": n}`.
