@@ -378,8 +378,11 @@ fn a_timeout_behind_a_streaming_response_lets_that_response_finish() {
 }
 
 /// A body source the test feeds by hand: it is pending while nothing is fed.
+type Item = Option<Result<Bytes, BoxError>>;
+
+/// What the test fed and not yet taken, and how many items were taken.
 #[derive(Clone, Default)]
-struct Feeder(Arc<Mutex<(VecDeque<Option<Result<Bytes, BoxError>>>, usize)>>);
+struct Feeder(Arc<Mutex<(VecDeque<Item>, usize)>>);
 
 impl Feeder {
     fn chunk(&self, b: &'static [u8]) {

@@ -361,9 +361,8 @@ fn transport_hint(e: &http1_pipeline::Error) -> Option<String> {
 }
 
 pub(crate) fn tls_port_hint() -> String {
-    "the server answered like a TLS server: this port serves HTTPS; use an https:// URL \
-     (the request was not processed)"
-        .to_owned()
+    // http1-pipeline's message already says that the request was not processed.
+    "this port serves HTTPS: use an https:// URL for the engine".to_owned()
 }
 
 fn excerpt(body: &[u8]) -> String {
