@@ -128,10 +128,12 @@
 //! * a request already written has its response read and thrown away, so the next response
 //!   still goes to the next request;
 //! * a request whose writing has started is always written completely (its body is held
-//!   as [`bytes::Bytes`] by the connection; a streamed body keeps being pulled from its
-//!   source to its end), so a cancellation can never leave half a request on the wire.
-//!   Should a write fail half-way, the connection is closed and the other requests follow
-//!   the rules below.
+//!   as [`bytes::Bytes`] by the connection), so a cancellation can never leave half a
+//!   request on the wire. Should a write fail half-way, the connection is closed and the
+//!   other requests follow the rules below;
+//! * a request with a [streamed body](StreamBody) dropped while its body is being written
+//!   closes its connection instead (it is alone on it; requests waiting behind it go to
+//!   another connection): the rest of the body is never pulled from its source.
 //!
 //! # Connection failure
 //!

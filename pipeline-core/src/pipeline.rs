@@ -491,6 +491,7 @@ impl Pipeline {
             let Some(Entry {
                 queued: true,
                 upload: Some(up),
+                job,
                 ..
             }) = self.entries.front_mut()
             else {
@@ -499,6 +500,16 @@ impl Pipeline {
             let Some(source) = up.source.as_mut() else {
                 return Ok(());
             };
+            if job.is_canceled() {
+                // Nobody waits for the answer: rather than pull the rest of a body that may
+                // be gigabytes, end the connection (nothing else was written on it).
+                tracing::debug!(
+                    conn = self.id,
+                    "dispatch: streamed request canceled during its body; closing the connection"
+                );
+                let err = Error::new(ErrorKind::Canceled, "the request was canceled");
+                return Err(Exit::culprit(0, err, false));
+            }
             match source.as_mut().poll_next(cx) {
                 Poll::Pending => return Ok(()),
                 Poll::Ready(Some(Ok(chunk))) => {

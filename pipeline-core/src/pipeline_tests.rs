@@ -655,3 +655,21 @@ fn a_tls_record_on_a_plain_connection_fails_every_request_as_not_processed() {
         "{exit:?}"
     );
 }
+
+#[test]
+fn a_streamed_request_dropped_during_its_body_closes_the_connection() {
+    let mut p = pipeline();
+    let (rx, feeder) = streamed(&mut p, Method::Put, None);
+    let _behind = get(&mut p, "/behind");
+    feeder.chunk(b"part");
+    pump(&mut p).unwrap();
+    assert_eq!(feeder.pulled(), 1);
+    drop(rx);
+    feeder.chunk(b"more");
+    let exit = pump(&mut p).unwrap_err();
+    assert_eq!(feeder.pulled(), 1, "pulled after the request was dropped");
+    let fates = p.finish(exit);
+    // The dropped one is gone; the one behind it was never written.
+    assert_eq!(fates.len(), 1);
+    assert!(matches!(fates[0].1, Fate::Unwritten { .. }));
+}

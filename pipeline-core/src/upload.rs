@@ -40,6 +40,9 @@ const READ_CHUNK: usize = 256 * 1024;
 /// fresh source for every attempt. A one-shot body ([`StreamBody::new`],
 /// [`StreamBody::reader`]) is produced at most once.
 ///
+/// Dropping the response future while the body is being written closes the connection
+/// (nothing else is on it) and drops the source: the rest is never pulled.
+///
 /// Cloning a [`Request`](crate::Request) clones its body: the clones of a restartable body
 /// each make their own source; the clones of a one-shot body share the single source, and
 /// only the first one sent gets it (the others fail with

@@ -404,6 +404,41 @@ async fn an_early_final_response_stops_the_body_and_is_delivered() {
 }
 
 #[tokio::test]
+async fn dropping_a_streamed_request_during_its_body_stops_it_and_closes_the_connection() {
+    within(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let server = Server::start(move |i, mut c| {
+            let tx = tx.clone();
+            async move {
+                if i == 0 {
+                    c.read_head().await.unwrap();
+                    tx.send("head").unwrap();
+                    // Drains the endless body until the client closes.
+                    c.wait_closed().await;
+                    tx.send("closed").unwrap();
+                    return;
+                }
+                while let Some(req) = c.read_request().await {
+                    c.ok(&req.target).await;
+                }
+            }
+        })
+        .await;
+        let client = one_conn(&server);
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let put = client.send(
+            Request::put("/disk", Bytes::new()).stream_body(StreamBody::new(None, Endless(pulled))),
+        );
+        let after = client.send(Request::get("/after"));
+        assert_eq!(rx.recv().await, Some("head"));
+        drop(put);
+        assert_eq!(rx.recv().await, Some("closed"));
+        assert_eq!(after.await.unwrap().text().await.unwrap(), "/after");
+    })
+    .await
+}
+
+#[tokio::test]
 async fn range_requests_send_the_range_and_parse_the_content_range() {
     within(async {
         let (tx, mut rx) = mpsc::unbounded_channel();
