@@ -253,7 +253,9 @@ impl Pipeline {
 
     /// Takes a request assigned to this connection (handed back at once if the connection
     /// takes no more).
-    pub(crate) fn push(&mut self, job: Job) {
+    pub(crate) fn push(&mut self, mut job: Job) {
+        // The pool marks it so already; a streamed body must never share the wire.
+        job.exclusive |= job.stream.is_some();
         if self.intake_closed {
             self.progress.exclusive_cleared |= job.exclusive;
             self.progress.handed_back.push(job);
