@@ -186,13 +186,18 @@ type Opening<R> = Pin<Box<dyn Future<Output = io::Result<R>> + Send>>;
 /// The chunks of an [`AsyncRead`], optionally opened first.
 enum ReaderChunks<R> {
     Opening(Opening<R>),
-    Reading(Pin<Box<R>>),
+    /// The reader, and the buffer the next chunk is read into (the rest of one
+    /// allocation of [`READ_CHUNK`] bytes; a chunk handed out is split off it).
+    Reading(Pin<Box<R>>, BytesMut),
     Done,
 }
 
+/// Reads are made into at least this much room; a smaller rest of the buffer is replaced.
+const MIN_READ_ROOM: usize = 16 * 1024;
+
 impl<R: AsyncRead + Send + 'static> ReaderChunks<R> {
     fn ready(reader: R) -> Self {
-        ReaderChunks::Reading(Box::pin(reader))
+        ReaderChunks::Reading(Box::pin(reader), BytesMut::new())
     }
 
     fn opening(open: Opening<R>) -> Self {
@@ -210,15 +215,19 @@ impl<R: AsyncRead + Send + 'static> Stream for ReaderChunks<R> {
             match this {
                 ReaderChunks::Opening(open) => match open.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(r)) => *this = ReaderChunks::Reading(Box::pin(r)),
+                    Poll::Ready(Ok(r)) => {
+                        *this = ReaderChunks::Reading(Box::pin(r), BytesMut::new())
+                    }
                     Poll::Ready(Err(e)) => {
                         *this = ReaderChunks::Done;
                         return Poll::Ready(Some(Err(e)));
                     }
                 },
-                ReaderChunks::Reading(r) => {
-                    let mut buf = BytesMut::zeroed(READ_CHUNK);
-                    let mut rb = tokio::io::ReadBuf::new(&mut buf);
+                ReaderChunks::Reading(r, buf) => {
+                    if buf.len() < MIN_READ_ROOM {
+                        *buf = BytesMut::zeroed(READ_CHUNK);
+                    }
+                    let mut rb = tokio::io::ReadBuf::new(buf);
                     return match r.as_mut().poll_read(cx, &mut rb) {
                         Poll::Pending => Poll::Pending,
                         Poll::Ready(Err(e)) => {
@@ -231,13 +240,69 @@ impl<R: AsyncRead + Send + 'static> Stream for ReaderChunks<R> {
                                 *this = ReaderChunks::Done;
                                 return Poll::Ready(None);
                             }
-                            buf.truncate(n);
-                            Poll::Ready(Some(Ok(buf.freeze())))
+                            Poll::Ready(Some(Ok(buf.split_to(n).freeze())))
                         }
                     };
                 }
                 ReaderChunks::Done => return Poll::Ready(None),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gives its data `step` bytes per read.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+        step: usize,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let n = self
+                .step
+                .min(buf.remaining())
+                .min(self.data.len() - self.at);
+            let at = self.at;
+            buf.put_slice(&self.data[at..at + n]);
+            self.at += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_reader_is_read_whole_in_bounded_chunks() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+        let body = StreamBody::reader(
+            None,
+            Trickle {
+                data: data.clone(),
+                at: 0,
+                step: 100_000,
+            },
+        );
+        let mut source = body.start().unwrap();
+        assert!(body.start().is_none(), "a one-shot body started twice");
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut all = Vec::new();
+        loop {
+            match source.as_mut().poll_next(&mut cx) {
+                Poll::Ready(Some(Ok(c))) => {
+                    assert!(!c.is_empty() && c.len() <= READ_CHUNK, "{}", c.len());
+                    all.extend_from_slice(&c);
+                }
+                Poll::Ready(None) => break,
+                other => panic!("{:?}", other.map(|o| o.map(|r| r.map(|b| b.len())))),
+            }
+        }
+        assert!(all == data);
     }
 }
