@@ -238,7 +238,8 @@
 //!
 //! Every future resolves, with a [`Response`] or an [`Error`]. An error names the method
 //! and URL, says what failed ([`ErrorKind`]: connect, TLS, timeout, malformed response,
-//! closed before the response, body decoding, header limits, body size limit, proxy) and
+//! closed before the response, body decoding, header limits, body size limit, proxy,
+//! streamed request body, TLS server behind an `http://` origin, `Content-Range`) and
 //! whether the request [may have been processed](Error::may_have_been_processed). A plain
 //! `http://` client whose server answers with a TLS record gets
 //! [`ErrorKind::ServerSpeaksTls`] ("use https://"; the request was not processed). No bytes
