@@ -16,7 +16,8 @@ use crate::{Headers, Method, StreamBody};
 /// `PUT` and `PATCH`; for a streamed body of known length) or `Transfer-Encoding: chunked`
 /// (a streamed body of unknown length), the client's default headers (unless the request
 /// sets a header of the same name) and `Accept-Encoding: gzip` (when gzip is on and the
-/// request sets no `Accept-Encoding`). `Host`, `Content-Length`, `Transfer-Encoding` and
+/// request sets no `Accept-Encoding`; `identity` instead for a request with a `Range`
+/// header). `Host`, `Content-Length`, `Transfer-Encoding` and
 /// `Connection` headers set on the request are ignored: the client owns the framing.
 #[derive(Clone)]
 pub struct Request {
@@ -107,6 +108,10 @@ impl Request {
     ///   offset 0 (skip `first` bytes, or treat it as an error).
     /// * `416 Range Not Satisfiable`: the range starts beyond the end of the resource;
     ///   `Content-Range: bytes */LENGTH` gives its length.
+    ///
+    /// Unless the request sets `Accept-Encoding` itself, a request with a `Range` header
+    /// asks for `Accept-Encoding: identity` instead of gzip: a range of a compressed body
+    /// could not be decoded on its own.
     ///
     /// `last` before `first` makes the request fail with
     /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) when it is sent.

@@ -446,6 +446,10 @@ async fn range_requests_send_the_range_and_parse_the_content_range() {
             let tx = tx.clone();
             async move {
                 while let Some(req) = c.read_request().await {
+                    // A range of a gzip body could not be decoded: never asked for.
+                    if req.header("range").is_some() {
+                        assert_eq!(req.header("accept-encoding"), Some("identity"));
+                    }
                     tx.send(req.header("range").map(str::to_string)).unwrap();
                     let reply = match req.target.as_str() {
                         "/good" => "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 10-19/100\r\nContent-Length: 10\r\n\r\n0123456789",

@@ -62,10 +62,15 @@ pub(crate) fn encode_head(
             put_header(dst, n, v);
         }
     }
-    let add_gzip =
-        t.gzip && !headers.contains("accept-encoding") && !t.defaults.contains("accept-encoding");
+    let chosen = headers.contains("accept-encoding") || t.defaults.contains("accept-encoding");
+    // A range of a gzip body could not be decoded on its own: a range request asks for
+    // the bytes as stored.
+    let ranged = headers.contains("range");
+    let add_gzip = t.gzip && !chosen && !ranged;
     if add_gzip {
         dst.put_slice(b"Accept-Encoding: gzip\r\n");
+    } else if ranged && !chosen {
+        dst.put_slice(b"Accept-Encoding: identity\r\n");
     }
     if let Some(auth) = t.proxy_authorization {
         put_header(dst, "Proxy-Authorization", auth);
@@ -188,6 +193,44 @@ mod tests {
             BodyFraming::Length(1234567890),
         );
         assert!(out.ends_with(b"Content-Length: 1234567890\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_range_request_asks_for_the_identity_encoding() {
+        let defaults = Headers::new();
+        let t = template(&defaults);
+        let req: Headers = [("Range", "bytes=0-9")].into_iter().collect();
+        let mut out = BytesMut::new();
+        let gz = encode_head(
+            &mut out,
+            &t,
+            Method::Get,
+            "/x",
+            &req,
+            BodyFraming::Length(0),
+        );
+        assert!(!gz);
+        let s = std::str::from_utf8(&out).unwrap();
+        assert!(s.contains("Accept-Encoding: identity\r\n"), "{s}");
+        assert!(!s.contains("gzip"), "{s}");
+        // The caller's own choice stands.
+        let req: Headers = [("Range", "bytes=0-9"), ("Accept-Encoding", "br")]
+            .into_iter()
+            .collect();
+        out.clear();
+        encode_head(
+            &mut out,
+            &t,
+            Method::Get,
+            "/x",
+            &req,
+            BodyFraming::Length(0),
+        );
+        let s = std::str::from_utf8(&out).unwrap();
+        assert!(
+            s.contains("Accept-Encoding: br\r\n") && !s.contains("identity"),
+            "{s}"
+        );
     }
 
     #[test]
