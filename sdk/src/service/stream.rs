@@ -45,8 +45,9 @@ impl<M: ListMethod> Request<M> {
     /// The parameters (`search`, `max`, `follow`, ...) and per-call options are those of
     /// `send`. An error (a 404, a fault, a document that is not the list expected, a
     /// connection lost midway) is the stream's last item; the items before it were read
-    /// from the document as sent. The call's time limit (default 60 s, see
-    /// [`Request::timeout`]) covers the whole body, so raise it for long lists read slowly.
+    /// from the document as sent. A time limit of the call ([`Request::timeout`], or the
+    /// connection's [`timeout`](crate::ConnectionBuilder::timeout)) covers the whole body,
+    /// so leave room for a long list read slowly.
     ///
     /// Dropping the stream before its end is fine: the connection reads and discards the
     /// rest of the body, and the requests pipelined behind it get their own answers.
@@ -93,6 +94,14 @@ fn reject<M: MethodWire>(raw: RawResponse, base_path: &str) -> Error {
     }
 }
 
+/// An error of a successful response's document, described as `send` describes it (status
+/// and content type; a successful body is never quoted).
+fn document_error(head: &RawResponse, kind: ErrorKind, message: String) -> Error {
+    Error::with_message(kind, message)
+        .status(head.status)
+        .response_body(head.content_type.as_deref(), b"")
+}
+
 /// The items of a list response, read as the body arrives (see [`Request::stream`]): a
 /// [`futures_core::Stream`] of `Result<T, Error>`, also read with [`ListStream::next`]
 /// (or, with the [`blocking`](crate::blocking) facade, as an iterator through
@@ -116,7 +125,7 @@ enum Phase {
     /// Reading a successful list body; `seen` once a byte other than white space came.
     Items {
         body: ResponseBody,
-        status: u16,
+        head: RawResponse,
         seen: bool,
     },
     /// Reading an error response's body (at most [`ERROR_BODY_LIMIT`]) to report it.
@@ -175,20 +184,37 @@ impl<T: FromXml> ListStream<T> {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(result) => self.on_head(result),
                 },
-                Phase::Items { body, status, seen } => match body.poll_chunk(cx) {
+                Phase::Items { body, head, seen } => match body.poll_chunk(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Some(Ok(chunk))) => {
                         if !*seen {
                             *seen = chunk.iter().any(|b| !b.is_ascii_whitespace());
                         }
-                        let status = *status;
-                        self.on_chunk(&chunk, status)
+                        let mut items = Vec::new();
+                        let pushed = match &mut self.reader {
+                            Some(reader) => reader.push_into(&chunk, &mut items),
+                            None => Ok(()),
+                        };
+                        // The items before a malformed part still come out, then the error.
+                        self.ready = items.into_iter();
+                        pushed
+                            .err()
+                            .map(|e| document_error(head, ErrorKind::Xml, e.to_string()))
                     }
                     Poll::Ready(Some(Err(e))) => Some(e),
-                    Poll::Ready(None) => {
-                        let (status, seen) = (*status, *seen);
-                        self.on_end(status, seen)
-                    }
+                    // As `send` says of an empty body (R4.4).
+                    Poll::Ready(None) if !*seen => Some(document_error(
+                        head,
+                        ErrorKind::UnexpectedResponse,
+                        "the response has no body".into(),
+                    )),
+                    Poll::Ready(None) => match self.reader.take().map(ListReader::finish) {
+                        Some(Err(e)) => Some(document_error(head, ErrorKind::Xml, e.to_string())),
+                        _ => {
+                            self.phase = Phase::Done(None);
+                            None
+                        }
+                    },
                 },
                 Phase::Rejected { body, head, bytes } => match body.poll_chunk(cx) {
                     Poll::Pending => return Poll::Pending,
@@ -228,7 +254,7 @@ impl<T: FromXml> ListStream<T> {
         self.phase = if ok {
             Phase::Items {
                 body: response.body,
-                status: head.status,
+                head,
                 seen: false,
             }
         } else {
@@ -239,35 +265,6 @@ impl<T: FromXml> ListStream<T> {
             }
         };
         None
-    }
-
-    fn on_chunk(&mut self, chunk: &[u8], status: u16) -> Option<Error> {
-        let reader = self.reader.as_mut()?;
-        let mut items = Vec::new();
-        let result = reader.push_into(chunk, &mut items);
-        // The items before a malformed part still come out, then the error.
-        self.ready = items.into_iter();
-        result
-            .err()
-            .map(|e| Error::with_message(ErrorKind::Xml, e.to_string()).status(status))
-    }
-
-    fn on_end(&mut self, status: u16, seen: bool) -> Option<Error> {
-        let reader = self.reader.take()?;
-        if !seen {
-            // As `send` says of an empty body (R4.4).
-            return Some(
-                Error::with_message(ErrorKind::UnexpectedResponse, "the response has no body")
-                    .status(status),
-            );
-        }
-        match reader.finish() {
-            Ok(()) => {
-                self.phase = Phase::Done(None);
-                None
-            }
-            Err(e) => Some(Error::with_message(ErrorKind::Xml, e.to_string()).status(status)),
-        }
     }
 
     /// Ends the stream, with `error` as its last item (after the items already read).
