@@ -26,7 +26,9 @@ const HANDOVER: usize = 256 * 1024;
 /// fails the test instead of blocking it.
 const GUARD: Duration = Duration::from_secs(60);
 
-async fn collect(mut stream: ovirt::service::ListStream<Vm>) -> Vec<Result<Vm, Error>> {
+async fn collect<T: ovirt::xml::FromXml>(
+    mut stream: ovirt::service::ListStream<T>,
+) -> Vec<Result<T, Error>> {
     let mut out = Vec::new();
     while let Some(item) = tokio::time::timeout(GUARD, stream.next())
         .await
@@ -435,7 +437,7 @@ async fn a_transport_without_streaming_still_streams_the_whole_list() {
     let e = engine(12).await;
     let conn = connect(&e);
     let token = conn.authenticate().await.unwrap();
-    let client = http1_pipeline::Client::builder(e.origin())
+    let client = http1_pipeline::Client::builder(&e.origin())
         .default_header("Authorization", format!("Bearer {token}"))
         .default_header("Version", "4")
         .build()
