@@ -40,8 +40,9 @@
 //! reads the same list (same parameters, same order) item by item as the body arrives,
 //! each object handed out as soon as its end tag is in and the bytes before it dropped, so
 //! memory stays bounded however long the list. An error (a 404, a malformed document, a
-//! connection lost midway) is the last item. `BENCHMARKS.md` compares the peak memory of
-//! both ways for a list of 100,000 VMs.
+//! connection lost midway) is the last item. Measured in `BENCHMARKS.md` on a list of
+//! 100,000 VMs (a 101 MiB document): 7.4 MiB peak resident memory with `stream()`, 518 MiB
+//! read whole.
 //!
 //! ```no_run
 //! # async fn f(connection: &ovirt::Connection) -> Result<(), ovirt::Error> {

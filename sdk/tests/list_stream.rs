@@ -130,7 +130,12 @@ async fn stream_of_an_empty_list_ends_at_once() {
     let e = engine(3).await;
     let conn = connect(&e);
     let vms = conn.system_service().vms_service();
-    assert!(vms.list().search("name=nothing-like-this").await.unwrap().is_empty());
+    assert!(vms
+        .list()
+        .search("name=nothing-like-this")
+        .await
+        .unwrap()
+        .is_empty());
     let items = collect(vms.list().search("name=nothing-like-this").stream()).await;
     assert!(items.is_empty(), "{} items", items.len());
 }
@@ -151,7 +156,9 @@ async fn stream_of_a_missing_collection_fails_first_with_the_error_send_gives() 
     assert!(streamed.is_not_found(), "{streamed:?}");
     assert_eq!(streamed.to_string(), sent.to_string());
     assert!(
-        streamed.url().is_some_and(|u| u.ends_with("/vms/no-such-vm/nics")),
+        streamed
+            .url()
+            .is_some_and(|u| u.ends_with("/vms/no-such-vm/nics")),
         "{streamed}"
     );
 }
@@ -393,7 +400,12 @@ async fn items_come_out_before_the_rest_of_the_body_is_sent() {
     go.send(()).unwrap();
     let rest: Vec<Vm> = all_ok(collect(stream).await);
     let ids: Vec<_> = rest.iter().map(|v| v.id.clone().unwrap()).collect();
-    assert_eq!(ids, (count..count + 5).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        ids,
+        (count..count + 5)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

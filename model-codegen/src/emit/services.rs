@@ -439,13 +439,7 @@ fn setter(model: &Model, p: &Parameter) -> Option<TokenStream> {
     })
 }
 
-fn method_doc(
-    model: &Model,
-    service: &Service,
-    m: &Method,
-    out: &Output,
-    request: &str,
-) -> String {
+fn method_doc(model: &Model, service: &Service, m: &Method, out: &Output, request: &str) -> String {
     let target = match &m.segment {
         Some(s) => format!("the service path + `/{s}`"),
         None => "the service path".to_string(),

@@ -85,11 +85,10 @@ pub use codec::{
 pub use encode::{encode_segment, form_encode, QueryValue};
 pub(crate) use response::wrong_path_hint;
 pub use response::{parse_fault, ResponseKind};
-pub(crate) use transport::{normalise_base_path, read_raw, read_raw_response};
 pub use stream::{read_list, ListMethod, ListStream};
+pub(crate) use transport::{normalise_base_path, read_raw, read_raw_response};
 pub use transport::{
-    BoxFuture, Call, Method, PlainTransport, RawResponse, ResponseBody, StreamedResponse,
-    Transport,
+    BoxFuture, Call, Method, PlainTransport, RawResponse, ResponseBody, StreamedResponse, Transport,
 };
 pub use wait::WaitUntil;
 

@@ -410,6 +410,39 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_for_the_tags_of_a_method_reads_that_root_and_item() {
+        let mut reader = ListReader::<Vm>::for_tags("things", "thing");
+        let got = reader
+            .push(b"<things><thing id=\"1\"><name>a</name></thing><actions/><thing id=\"2\"/></things>")
+            .unwrap();
+        reader.finish().unwrap();
+        let ids: Vec<_> = got.iter().map(|v| v.id.as_deref()).collect();
+        assert_eq!(ids, [Some("1"), Some("2")]);
+        let e = ListReader::<Vm>::for_tags("things", "thing")
+            .push(b"<vms><vm/></vms>")
+            .unwrap_err();
+        assert!(
+            e.message().contains("expected root element <things>"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn items_before_a_malformed_part_are_kept_by_push_into() {
+        let mut reader = ListReader::<Vm>::new();
+        let mut items = Vec::new();
+        let e = reader
+            .push_into(
+                b"<vms><vm id=\"1\"/><vm id=\"2\"><name>b</nom></vm>",
+                &mut items,
+            )
+            .unwrap_err();
+        assert!(e.message().contains("nom"), "{e}");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].id.as_deref(), Some("1"));
+    }
+
+    #[test]
     fn mutated_documents_never_panic_and_agree_with_the_whole_reader_when_both_succeed() {
         // A fixed linear congruential generator: the same trials on every run.
         let mut state = 0x2545_f491_4f6c_dd1du64;

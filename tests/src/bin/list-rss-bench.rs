@@ -220,7 +220,9 @@ fn child(mode: &str, url: &str) -> Result<(), String> {
     let (items, seconds, before_kib) = match mode {
         "blocking" => {
             use ovirt::blocking::Wait;
-            let conn = connection(url).build_blocking().map_err(|e| e.to_string())?;
+            let conn = connection(url)
+                .build_blocking()
+                .map_err(|e| e.to_string())?;
             conn.authenticate().map_err(|e| e.to_string())?;
             let vms = conn.system_service().vms_service();
             let before = status_kib("VmRSS:").unwrap_or(0);
