@@ -7,6 +7,9 @@
 //! * returns a handle at once, with the request already on its way, whose
 //!   [`Wait::wait`] gives the result later: `let pending = request.send(); ...; pending.wait()`.
 //!
+//! A long list is read item by item with `list().stream().wait()`, an iterator
+//! ([`ListIter`]) that reads the body as it arrives, in bounded memory.
+//!
 //! ```no_run
 //! use ovirt::blocking::{Connection, Wait};
 //! # fn demo() -> Result<(), ovirt::Error> {

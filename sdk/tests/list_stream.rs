@@ -65,6 +65,13 @@ async fn big_engine(gzip: bool) -> TestEngine {
     e
 }
 
+#[test]
+fn a_stream_can_move_to_another_task() {
+    fn send<T: Send + 'static>() {}
+    send::<ovirt::service::ListStream<Vm>>();
+    send::<ovirt::blocking::ListIter<Vm>>();
+}
+
 #[tokio::test]
 async fn stream_yields_the_same_vms_in_the_same_order_as_send() {
     let e = big_engine(false).await;
