@@ -61,6 +61,11 @@ fn fixture_services_cover_every_kind_and_clash() {
         "const ITEM_TAG: &'static str = \"target\";",
         // R1.7: the structured remove puts its list parameter in the action envelope.
         "crate::service::write_list_element(value.as_ref(), \"bricks\", \"brick\")",
+        // R1.6: a list method names its item type and root tag once, so its items can also
+        // be streamed (`Request::stream`), and its whole read uses the same root tag.
+        "impl crate::service::ListMethod for VmsList { type Item = crate::types::Vm; \
+         const LIST_TAG: &'static str = \"vms\"; }",
+        "crate::service::read_list::<Self>(body)",
         // R2.2: navigation, with the invalid-segment error naming the service.
         "crate::service::invalid_segment(\"vm\", other, full)",
         // Fully qualified std paths.
@@ -100,6 +105,7 @@ fn verbs_segments_and_tags_come_from_the_spec() {
     bricks.path = LocatorPath::Segment("custom-bricks".into());
     let vm_struct = model.structs.iter_mut().find(|s| s.name == "vm").unwrap();
     vm_struct.tag = "custom_vm".into();
+    vm_struct.list_tag = "custom_vms".into();
     let text = services(&model);
     for needle in [
         "::std::option::Option::Some(\"custom-segment\"",
@@ -109,6 +115,8 @@ fn verbs_segments_and_tags_come_from_the_spec() {
         "\"custom-bricks\" => self.gluster_bricks_service().locate(rest, full)",
         "crate::service::read_body(body, \"custom_vm\")",
         "crate::service::write_body(value.borrow(), \"custom_vm\")",
+        "const LIST_TAG: &'static str = \"custom_vms\";",
+        "const ITEM_TAG: &'static str = \"custom_vm\";",
     ] {
         assert!(text.contains(&squeeze(needle)), "missing `{needle}`");
     }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, Origin, Proxy};
@@ -183,14 +182,8 @@ impl ClientBuilder {
             .checked_mul(self.pipeline_depth)
             .filter(|&c| c <= Semaphore::MAX_PERMITS)
             .ok_or_else(|| cfg_err("max_connections x pipeline_depth is too large"))?;
-        let probe = Request {
-            method: Method::Get,
-            path: "/".into(),
-            headers: self.default_headers.clone(),
-            body: Bytes::new(),
-            timeout: None,
-            max_body_bytes: None,
-        };
+        let mut probe = Request::new(Method::Get, "/");
+        *probe.headers_mut() = self.default_headers.clone();
         probe
             .validate()
             .map_err(|m| Error::new(ErrorKind::Config, format!("invalid default header: {m}")))?;

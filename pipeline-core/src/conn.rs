@@ -1,5 +1,6 @@
 //! One task per connection: the socket loop around a [`Pipeline`]. It takes the requests
-//! the pool assigns, writes what the pipeline gives it, reads into the pipeline, runs its
+//! the pool assigns, writes what the pipeline gives it (pulling a streamed request body's
+//! chunks as the socket takes them), reads into the pipeline, runs its
 //! timer and reports to the pool. Its loop reads whenever it can, even while writes are
 //! blocked, so a server that reads slowly never deadlocks it. Every rule of matching,
 //! retrying and closing lives in `pipeline.rs`.
@@ -157,6 +158,7 @@ impl Conn {
     fn step(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Result<(), Exit> {
         self.intake(cx, progressed);
         self.pipeline.poll_transmit(progressed);
+        self.pipeline.poll_request_body(cx, progressed)?;
         self.poll_write(cx, progressed);
         self.pipeline.handle_input(progressed)?;
         self.poll_read(cx, progressed)?;

@@ -38,6 +38,19 @@ pub enum ErrorKind {
     /// `Content-Length`, counted on the wire, or counted after gzip decoding. The
     /// connection it arrived on is closed.
     BodyTooLarge,
+    /// The request's streamed body ([`StreamBody`](crate::StreamBody)) could not be sent:
+    /// its source failed, or produced more or fewer bytes than the length it announced.
+    /// The connection it was written on is closed (its framing is broken); other requests
+    /// are not affected.
+    RequestBody,
+    /// A plain `http://` connection received a TLS record instead of an HTTP response:
+    /// the server speaks TLS on this port, so the origin must be `https://`. The server
+    /// never read the request as HTTP, so it was not processed (unless an earlier attempt
+    /// of it was), and it is not retried.
+    ServerSpeaksTls,
+    /// A `Content-Range` response header is malformed, or says the range asked for cannot
+    /// be satisfied (see [`Response::content_range`](crate::Response::content_range)).
+    Range,
 }
 
 type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
@@ -151,7 +164,19 @@ impl fmt::Display for Error {
         }
         f.write_str(&i.message)?;
         match i.kind {
-            ErrorKind::Closed | ErrorKind::Timeout | ErrorKind::Canceled if i.method.is_some() => {
+            ErrorKind::ServerSpeaksTls if i.method.is_some() => {
+                if i.may_have_been_processed {
+                    f.write_str("; an earlier attempt of the request may have been processed")?;
+                } else {
+                    f.write_str("; the request was not processed")?;
+                }
+            }
+            ErrorKind::Closed
+            | ErrorKind::Timeout
+            | ErrorKind::Canceled
+            | ErrorKind::RequestBody
+                if i.method.is_some() =>
+            {
                 if i.may_have_been_processed {
                     f.write_str("; the request may have been processed")?;
                 } else {

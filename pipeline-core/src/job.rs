@@ -10,7 +10,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::{Error, Headers, Method, Response};
+use crate::{Error, Headers, Method, Response, StreamBody};
 
 /// A request admitted into the pool, with everything needed to answer it.
 pub(crate) struct Job {
@@ -18,6 +18,8 @@ pub(crate) struct Job {
     pub(crate) path: Arc<str>,
     pub(crate) headers: Headers,
     pub(crate) body: Bytes,
+    /// A body produced while it is written (then `body` is empty).
+    pub(crate) stream: Option<StreamBody>,
     pub(crate) deadline: Option<Instant>,
     /// Taken when the response head is handed over.
     pub(crate) tx: Option<oneshot::Sender<Result<Response, Error>>>,
@@ -46,6 +48,19 @@ impl Job {
             Some(tx) => tx.send(result).is_ok(),
             None => false,
         }
+    }
+
+    /// True if it must go alone on its connection: nothing else in flight, and nothing
+    /// written behind it until its whole response is read (non-idempotent methods and
+    /// streamed bodies).
+    pub(crate) fn goes_alone(&self) -> bool {
+        !self.method.is_idempotent() || self.stream.is_some()
+    }
+
+    /// True if its streamed body was produced once and cannot be produced again, so the
+    /// request cannot be written again.
+    pub(crate) fn body_spent(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| !s.available())
     }
 
     /// True if the caller dropped the response future (or it was answered already).

@@ -9,8 +9,9 @@
 //! XML or any particular API: it runs on tokio, with rustls for `https`.
 //!
 //! A [`Request`] is a method, a path with query,
-//! headers and body bytes; a [`Response`] is a status, headers and a [`Body`] read whole or
-//! as a stream of chunks.
+//! headers and a body: bytes, or a [`StreamBody`] produced chunk by chunk while it is
+//! written; a [`Response`] is a status, headers and a [`Body`] read whole or as a stream of
+//! chunks.
 //!
 //! ```
 //! use http1_pipeline::{Client, Request};
@@ -77,17 +78,19 @@
 //! ```
 //!
 //! Only idempotent requests (`GET`, `HEAD`, `PUT`, `DELETE`, `OPTIONS`, see
-//! [`Method::is_idempotent`]) are pipelined. A `POST`, `PATCH` or other non-idempotent
-//! request is written only on a connection with nothing in flight, and nothing is written
-//! behind it until its whole response, body included, has been read. Interim `1xx`
+//! [`Method::is_idempotent`]) with their body in memory are pipelined. A `POST`, `PATCH` or
+//! other non-idempotent request, and any request with a streamed body, is written only on
+//! a connection with nothing in flight, and nothing is written behind it until its whole
+//! response, body included, has been read. Interim `1xx`
 //! responses are skipped. Bodies are framed by `Content-Length`, `chunked` (extensions and
 //! trailers are accepted and ignored) or the close of the connection; responses to `HEAD`
 //! and `1xx`/`204`/`304` responses have no body.
 //!
 //! The client sends `Host`, the default headers, `Connection: keep-alive`,
 //! `Accept-Encoding: gzip` (unless [`gzip(false)`](ClientBuilder::gzip)) and
-//! `Content-Length` when there is a body (and always for `POST`, `PUT` and `PATCH`). A gzip
-//! response body is decoded transparently.
+//! `Content-Length` when there is a body (and always for `POST`, `PUT` and `PATCH`), or
+//! `Transfer-Encoding: chunked` for a streamed body of unknown length. A gzip response body
+//! is decoded transparently.
 //!
 //! A response is handed over when its body is complete, or once 256 KiB of it (half of
 //! [`max_body_bytes`](ClientBuilder::max_body_bytes) if that is smaller) have arrived;
@@ -127,7 +130,10 @@
 //! * a request whose writing has started is always written completely (its body is held
 //!   as [`bytes::Bytes`] by the connection), so a cancellation can never leave half a
 //!   request on the wire. Should a write fail half-way, the connection is closed and the
-//!   other requests follow the rules below.
+//!   other requests follow the rules below;
+//! * a request with a [streamed body](StreamBody) dropped while its body is being written
+//!   closes its connection instead (it is alone on it; requests waiting behind it go to
+//!   another connection): the rest of the body is never pulled from its source.
 //!
 //! # Connection failure
 //!
@@ -155,6 +161,57 @@
 //!   that error (a non-idempotent one "may have been processed"). A request that timed out
 //!   or whose body is over the limit fails with that error.
 //!
+//! # Streamed request bodies
+//!
+//! A [`StreamBody`] is produced while it is written, from a [`futures_core::Stream`] of
+//! [`bytes::Bytes`] chunks or a [`tokio::io::AsyncRead`], so that a disk image of many
+//! gigabytes never sits in memory:
+//!
+//! ```no_run
+//! use http1_pipeline::{Client, Method, Request, StreamBody};
+//! use tokio::io::{AsyncReadExt, AsyncSeekExt};
+//!
+//! # async fn upload(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
+//! // Bytes 1 MiB..2 MiB of a file, opened again if the request must be re-sent.
+//! let (start, len) = (1 << 20, 1 << 20);
+//! let body = StreamBody::restartable_reader(Some(len), move || async move {
+//!     let mut file = tokio::fs::File::open("disk.img").await?;
+//!     file.seek(std::io::SeekFrom::Start(start)).await?;
+//!     Ok(file.take(len))
+//! });
+//! let request = Request::new(Method::Put, "/images/ticket")
+//!     .header("Content-Range", format!("bytes {start}-{}/*", start + len - 1))
+//!     .stream_body(body);
+//! let response = client.send(request).await?;
+//! assert!(response.status() < 300);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! * With a known length the request carries `Content-Length`; a source that produces
+//!   more or fewer bytes fails the request with [`ErrorKind::RequestBody`] and closes the
+//!   connection (its framing is broken). Without a length the body is sent `chunked`.
+//! * The next chunk is pulled from the source only once the socket has taken the previous
+//!   one: memory stays bounded by about one chunk.
+//! * Such a request goes alone on its connection (see Pipelining). Should the server answer
+//!   with a final response before the body is complete (`413`, `401`, `403`...), the rest
+//!   of the body is not sent: the response is delivered and the connection closes after it.
+//! * A source error fails the request with [`ErrorKind::RequestBody`] naming the cause,
+//!   and closes the connection; requests waiting behind it go to another connection.
+//! * After a connection failure the request is re-sent (idempotent methods, within
+//!   [`max_retries`](ClientBuilder::max_retries)) only if its body is restartable
+//!   ([`StreamBody::restartable`], [`StreamBody::restartable_reader`]): a fresh source is
+//!   made for each attempt. A one-shot body fails the request instead, saying whether it
+//!   may have been processed.
+//!
+//! # Range requests
+//!
+//! [`Request::range`] asks for part of a resource (`Range: bytes=FIRST-LAST`);
+//! [`Response::content_range`] parses the answer's `Content-Range` into a
+//! [`ContentRange`]. Check the status: `206` carries the range the `Content-Range` names,
+//! `200` means the server ignored the range and sends everything, `416` that the range
+//! starts beyond the end.
+//!
 //! # Timeouts
 //!
 //! The [request timeout](ClientBuilder::request_timeout) starts when the request is
@@ -181,8 +238,11 @@
 //!
 //! Every future resolves, with a [`Response`] or an [`Error`]. An error names the method
 //! and URL, says what failed ([`ErrorKind`]: connect, TLS, timeout, malformed response,
-//! closed before the response, body decoding, header limits, body size limit, proxy) and
-//! whether the request [may have been processed](Error::may_have_been_processed). No bytes
+//! closed before the response, body decoding, header limits, body size limit, proxy,
+//! streamed request body, TLS server behind an `http://` origin, `Content-Range`) and
+//! whether the request [may have been processed](Error::may_have_been_processed). A plain
+//! `http://` client whose server answers with a TLS record gets
+//! [`ErrorKind::ServerSpeaksTls`] ("use https://"; the request was not processed). No bytes
 //! from the network can make the client panic. Errors and `Debug` output never contain header
 //! values of `Authorization`, `Proxy-Authorization` or `Cookie`, nor proxy credentials.
 //!
@@ -214,6 +274,7 @@ mod proto;
 mod request;
 mod response;
 mod tls;
+mod upload;
 
 pub use body::Body;
 pub use client::{Client, ClientBuilder};
@@ -223,4 +284,5 @@ pub use future::ResponseFuture;
 pub use headers::Headers;
 pub use method::Method;
 pub use request::Request;
-pub use response::Response;
+pub use response::{ContentRange, Response};
+pub use upload::{BoxError, StreamBody};

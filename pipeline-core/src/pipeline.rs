@@ -22,9 +22,10 @@ use tokio::time::Instant;
 use crate::body::{self, BodySender};
 use crate::config::Config;
 use crate::job::{Fate, Job, Progress};
-use crate::proto::encode::{encode_head, HeadTemplate};
+use crate::proto::encode::{encode_head, BodyFraming, HeadTemplate};
 use crate::proto::parse::HeadError;
 use crate::proto::{Decoded, Decoder, Framing, ResponseHead, ResponseParser};
+use crate::upload::Chunks;
 use crate::{Body, Error, ErrorKind, Response};
 
 /// Bodies up to this size are copied next to their head; larger ones are written from
@@ -49,6 +50,18 @@ struct Entry {
     /// It timed out while the response ahead of it was streaming: it fails with this
     /// error when the connection closes, after that response.
     timed_out: Option<Error>,
+    /// Its streamed body, once its head is queued.
+    upload: Option<Upload>,
+}
+
+/// The writing of a streamed request body.
+struct Upload {
+    /// The source; `None` once it ended (and the body's end was queued).
+    source: Option<Chunks>,
+    /// The length announced in `Content-Length` (`None`: chunked).
+    announced: Option<u64>,
+    /// Body bytes queued so far.
+    sent: u64,
 }
 
 /// Where the body of the response being read goes.
@@ -111,6 +124,9 @@ pub(crate) enum Exit {
     /// within their retry budget (the first on a fresh connection goes alone, RFC 9112
     /// section 9.3.2).
     Unannounced(Error),
+    /// The server does not speak HTTP on this connection (a TLS record came back to a
+    /// plain-text request): every request on it fails with this error, none is retried.
+    NotHttp(Error),
     /// One request's own exchange failed (malformed or cut response, timeout, body too
     /// large). It fails with its error, or is re-sent within its budget if `resend` and it
     /// is idempotent; the other written ones are re-sent within their budget, the unwritten
@@ -237,7 +253,9 @@ impl Pipeline {
 
     /// Takes a request assigned to this connection (handed back at once if the connection
     /// takes no more).
-    pub(crate) fn push(&mut self, job: Job) {
+    pub(crate) fn push(&mut self, mut job: Job) {
+        // The pool marks it so already; a streamed body must never share the wire.
+        job.exclusive |= job.stream.is_some();
         if self.intake_closed {
             self.progress.exclusive_cleared |= job.exclusive;
             self.progress.handed_back.push(job);
@@ -249,6 +267,7 @@ impl Pipeline {
             queued: false,
             gzip: false,
             timed_out: None,
+            upload: None,
         });
     }
 
@@ -384,6 +403,39 @@ impl Pipeline {
                 proxy_authorization: self.proxy_authorization.as_deref(),
             };
             let entry = &mut self.entries[idx];
+            let mut upload = None;
+            if let Some(stream) = &entry.job.stream {
+                let Some(source) = stream.start() else {
+                    // A one-shot body taken by a clone of this request: never written.
+                    if let Some(mut e) = self.entries.remove(idx) {
+                        let err = Error::new(
+                            ErrorKind::InvalidRequest,
+                            "the streamed body was already used: a one-shot StreamBody is \
+                             produced once (a clone of this request was sent before)",
+                        )
+                        .processed(e.job.sent_before)
+                        .for_request(e.job.method, self.cfg.url(&e.job.path));
+                        self.progress.exclusive_cleared |= e.job.exclusive;
+                        e.job.answer(Err(err));
+                    }
+                    self.progress.done += 1;
+                    *progressed = true;
+                    continue;
+                };
+                upload = Some(Upload {
+                    source: Some(source),
+                    announced: stream.len(),
+                    sent: 0,
+                });
+            }
+            let framing = match &upload {
+                Some(Upload {
+                    announced: Some(n), ..
+                }) => BodyFraming::Length(*n),
+                Some(_) => BodyFraming::Chunked,
+                None => BodyFraming::Length(entry.job.body.len() as u64),
+            };
+            entry.upload = upload;
             let job = &entry.job;
             let before = self.enc.len();
             entry.gzip = encode_head(
@@ -392,7 +444,7 @@ impl Pipeline {
                 job.method,
                 &job.path,
                 &job.headers,
-                job.body.len(),
+                framing,
             );
             let mut len = self.enc.len() - before;
             if !job.body.is_empty() {
@@ -423,6 +475,112 @@ impl Pipeline {
         if !self.enc.is_empty() {
             self.out.push_back(self.enc.split().freeze());
         }
+    }
+
+    /// Pulls the next chunk of the streamed body being written, if the socket took all
+    /// that was queued before (so at most about one chunk is held), and queues it, framed.
+    /// The source's waker is `cx`'s. Fails the request when the source fails or produces
+    /// more or fewer bytes than it announced.
+    pub(crate) fn poll_request_body(
+        &mut self,
+        cx: &mut Context<'_>,
+        progressed: &mut bool,
+    ) -> Result<(), Exit> {
+        loop {
+            if self.no_more_writes || !self.out.is_empty() {
+                return Ok(());
+            }
+            let Some(Entry {
+                queued: true,
+                upload: Some(up),
+                job,
+                ..
+            }) = self.entries.front_mut()
+            else {
+                return Ok(());
+            };
+            let Some(source) = up.source.as_mut() else {
+                return Ok(());
+            };
+            if job.is_canceled() {
+                // Nobody waits for the answer: rather than pull the rest of a body that may
+                // be gigabytes, end the connection (nothing else was written on it).
+                tracing::debug!(
+                    conn = self.id,
+                    "dispatch: streamed request canceled during its body; closing the connection"
+                );
+                let err = Error::new(ErrorKind::Canceled, "the request was canceled");
+                return Err(Exit::culprit(0, err, false));
+            }
+            match source.as_mut().poll_next(cx) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(Some(Ok(chunk))) => {
+                    *progressed = true;
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    let len = chunk.len() as u64;
+                    if let Some(n) = up.announced.filter(|&n| up.sent + len > n) {
+                        return Err(self.body_failed(format!(
+                            "the request body source produced more than the {n} bytes it \
+                             announced (Content-Length); the connection was closed"
+                        )));
+                    }
+                    up.sent += len;
+                    let framed = if up.announced.is_none() {
+                        let size = Bytes::from(format!("{len:x}\r\n"));
+                        let n = size.len() + chunk.len() + 2;
+                        self.out.push_back(size);
+                        self.out.push_back(chunk);
+                        self.out.push_back(Bytes::from_static(b"\r\n"));
+                        n
+                    } else {
+                        let n = chunk.len();
+                        self.out.push_back(chunk);
+                        n
+                    };
+                    self.queued_bytes += framed as u64;
+                    return Ok(());
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    *progressed = true;
+                    tracing::debug!(conn = self.id, "dispatch: request body source failed: {e}");
+                    let err = Error::new(
+                        ErrorKind::RequestBody,
+                        "the request body source failed; the connection was closed",
+                    )
+                    .with_shared_source(Some(Arc::from(e)));
+                    return Err(Exit::culprit(0, err, false));
+                }
+                Poll::Ready(None) => {
+                    *progressed = true;
+                    up.source = None;
+                    match up.announced {
+                        Some(n) if up.sent < n => {
+                            let sent = up.sent;
+                            return Err(self.body_failed(format!(
+                                "the request body source ended after {sent} of the {n} bytes \
+                                 it announced (Content-Length); the connection was closed"
+                            )));
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.out.push_back(Bytes::from_static(b"0\r\n\r\n"));
+                            self.queued_bytes += 5;
+                        }
+                    }
+                    tracing::trace!(conn = self.id, "dispatch: request body complete");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The streamed body of the front request broke its framing: it fails with this
+    /// message and the connection closes.
+    fn body_failed(&self, message: String) -> Exit {
+        tracing::debug!(conn = self.id, "dispatch: {message}");
+        Exit::culprit(0, Error::new(ErrorKind::RequestBody, message), false)
     }
 
     /// The connection's budget is spent: the requests assigned to it and not written go
@@ -550,6 +708,13 @@ impl Pipeline {
                 if self.read_buf.is_empty() {
                     return Ok(());
                 }
+                if !self.proven && !self.cfg.origin.https {
+                    match starts_like_tls(&self.read_buf) {
+                        None => return Ok(()),
+                        Some(true) => return Err(self.tls_reply()),
+                        Some(false) => {}
+                    }
+                }
                 let head = match self.parser.parse(&mut self.read_buf) {
                     Ok(Some(h)) => h,
                     Ok(None) => return Ok(()),
@@ -561,6 +726,18 @@ impl Pipeline {
                 return Ok(());
             }
         }
+    }
+
+    /// A plain-text connection received a TLS record.
+    fn tls_reply(&self) -> Exit {
+        tracing::debug!(
+            conn = self.id,
+            "dispatch: the server answered with a TLS record on a plain http connection"
+        );
+        Exit::NotHttp(Error::new(
+            ErrorKind::ServerSpeaksTls,
+            "the server answered with a TLS record: it speaks TLS here; use https://",
+        ))
     }
 
     fn head_error(&self, e: HeadError) -> Exit {
@@ -628,6 +805,9 @@ impl Pipeline {
             head.status
         );
         let front_canceled = front.job.is_canceled();
+        // A final response while the request's streamed body is still being written: the
+        // rest of the body is not sent, and the connection closes after this response.
+        let early = front.upload.as_ref().is_some_and(|u| u.source.is_some());
         self.progress.proven = true;
         self.proven = true;
         self.responses += 1;
@@ -647,7 +827,14 @@ impl Pipeline {
         if self.announced_close {
             self.lower_limit(self.responses, false);
         }
-        let keep_alive = head.keep_alive() && framing != Framing::Eof;
+        if early {
+            tracing::debug!(
+                conn = self.id,
+                "dispatch: response before the end of the request body; writes stop"
+            );
+            self.out.clear();
+        }
+        let keep_alive = head.keep_alive() && framing != Framing::Eof && !early;
         if !keep_alive && !self.no_more_writes {
             tracing::trace!(
                 conn = self.id,
@@ -1011,7 +1198,13 @@ impl Pipeline {
     pub(crate) fn finish(&mut self, exit: Exit) -> Vec<(Job, Fate)> {
         let mut announced = false;
         let mut culprit = None;
+        let mut not_http = None;
         let closed_err = match exit {
+            Exit::NotHttp(e) => {
+                tracing::debug!(conn = self.id, "dispatch: connection closing: {e}");
+                not_http = Some(e.clone());
+                e
+            }
             Exit::Clean => closed_before_response(),
             Exit::Announced => {
                 announced = true;
@@ -1059,7 +1252,14 @@ impl Pipeline {
                 continue;
             }
             let own = own.or_else(|| e.timed_out.clone().map(|err| (err, false)));
-            let fate = if let Some((err, resend)) = own {
+            let fate = if let Some(err) = &not_http {
+                // The server never read it as HTTP.
+                Fate::Failed {
+                    err: err.clone(),
+                    resend: false,
+                    written: false,
+                }
+            } else if let Some((err, resend)) = own {
                 Fate::Failed {
                     err,
                     resend,
@@ -1107,3 +1307,13 @@ fn is_gzip(headers: &crate::Headers) -> bool {
 #[cfg(test)]
 #[path = "pipeline_tests.rs"]
 mod tests;
+
+/// Whether a connection's first bytes look like a TLS record (content type alert 0x15 or
+/// handshake 0x16, then major version 3); `None` while only one such byte is here.
+fn starts_like_tls(buf: &[u8]) -> Option<bool> {
+    match buf {
+        [0x15 | 0x16] => None,
+        [0x15 | 0x16, 0x03, ..] => Some(true),
+        _ => Some(false),
+    }
+}

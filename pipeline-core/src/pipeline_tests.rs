@@ -1,7 +1,9 @@
 //! Unit tests of the sans-I/O pipeline: requests and response bytes in (split at every
 //! offset), an explicit clock, and what comes out checked.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +14,8 @@ use tokio::time::Instant;
 use super::*;
 use crate::config::Origin;
 use crate::proto::testutil::for_every_split;
-use crate::{Headers, Method};
+use crate::upload::BoxError;
+use crate::{Headers, Method, StreamBody};
 
 type Answer = oneshot::Receiver<Result<Response, Error>>;
 
@@ -52,6 +55,7 @@ fn job(method: Method, path: &str, deadline: Option<Instant>) -> (Job, Answer) {
         } else {
             Bytes::new()
         },
+        stream: None,
         deadline,
         tx: Some(tx),
         attempts: 0,
@@ -371,4 +375,301 @@ fn a_timeout_behind_a_streaming_response_lets_that_response_finish() {
         if err.kind() == ErrorKind::Timeout)
     );
     assert!(matches!(fates[1].1, Fate::Unanswered(_)));
+}
+
+/// A body source the test feeds by hand: it is pending while nothing is fed.
+type Item = Option<Result<Bytes, BoxError>>;
+
+/// What the test fed and not yet taken, and how many items were taken.
+#[derive(Clone, Default)]
+struct Feeder(Arc<Mutex<(VecDeque<Item>, usize)>>);
+
+impl Feeder {
+    fn chunk(&self, b: &'static [u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .0
+            .push_back(Some(Ok(Bytes::from_static(b))));
+    }
+    fn fail(&self, why: &str) {
+        self.0.lock().unwrap().0.push_back(Some(Err(why.into())));
+    }
+    fn end(&self) {
+        self.0.lock().unwrap().0.push_back(None);
+    }
+    /// How many items the pipeline took.
+    fn pulled(&self) -> usize {
+        self.0.lock().unwrap().1
+    }
+}
+
+impl futures_core::Stream for Feeder {
+    type Item = Result<Bytes, BoxError>;
+    fn poll_next(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut st = self.0.lock().unwrap();
+        match st.0.pop_front() {
+            Some(item) => {
+                st.1 += 1;
+                Poll::Ready(item)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A streamed request as the pool would make it (it goes alone).
+fn streamed(p: &mut Pipeline, method: Method, len: Option<u64>) -> (Answer, Feeder) {
+    let (mut j, rx) = job(method, "/up", None);
+    let feeder = Feeder::default();
+    j.stream = Some(StreamBody::new(len, feeder.clone()));
+    j.exclusive = true;
+    p.push(j);
+    (rx, feeder)
+}
+
+/// One pass of the socket loop's writing side with a socket that takes everything:
+/// encodes, pulls body chunks, "writes"; returns the bytes written.
+fn pump(p: &mut Pipeline) -> Result<Vec<u8>, Exit> {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut written = Vec::new();
+    loop {
+        let mut progressed = false;
+        p.poll_transmit(&mut progressed);
+        p.poll_request_body(&mut cx, &mut progressed)?;
+        let mut n = 0;
+        for b in p.transmit() {
+            written.extend_from_slice(b);
+            n += b.len();
+        }
+        p.on_written(n);
+        if !progressed && n == 0 {
+            return Ok(written);
+        }
+    }
+}
+
+fn head_and_body(bytes: &[u8]) -> (String, Vec<u8>) {
+    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    (
+        String::from_utf8(bytes[..end].to_vec()).unwrap(),
+        bytes[end..].to_vec(),
+    )
+}
+
+#[test]
+fn a_streamed_body_of_known_length_is_written_as_it_comes_one_chunk_at_a_time() {
+    let mut p = pipeline();
+    let (mut rx, feeder) = streamed(&mut p, Method::Put, Some(7));
+    let _behind = get(&mut p, "/behind");
+    let (head, body) = head_and_body(&pump(&mut p).unwrap());
+    assert!(head.starts_with("PUT /up HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("Content-Length: 7\r\n"), "{head}");
+    assert!(!head.contains("Transfer-Encoding"), "{head}");
+    assert!(body.is_empty());
+    // A chunk is pulled only once the socket took the one before.
+    feeder.chunk(b"abc");
+    feeder.chunk(b"");
+    feeder.chunk(b"defg");
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut progressed = false;
+    p.poll_request_body(&mut cx, &mut progressed).unwrap();
+    assert_eq!(
+        feeder.pulled(),
+        1,
+        "pulled before the socket took the first chunk"
+    );
+    assert_eq!(p.transmit().iter().map(Bytes::len).sum::<usize>(), 3);
+    p.on_written(3);
+    feeder.end();
+    assert_eq!(pump(&mut p).unwrap(), b"defg");
+    assert_eq!(feeder.pulled(), 4);
+    // Nothing behind it until its whole response is read.
+    let response = ok("done", "");
+    let (last, first) = response.as_bytes().split_at(response.len() - 2);
+    feed(&mut p, &[last]).unwrap();
+    assert!(
+        pump(&mut p).unwrap().is_empty(),
+        "written behind a streamed body"
+    );
+    feed(&mut p, &[first]).unwrap();
+    assert_eq!(answered(&mut rx).unwrap().unwrap(), "done");
+    let (head, _) = head_and_body(&pump(&mut p).unwrap());
+    assert!(head.starts_with("GET /behind HTTP/1.1\r\n"), "{head}");
+}
+
+#[test]
+fn a_streamed_body_of_unknown_length_is_sent_chunked() {
+    let mut p = pipeline();
+    let (_rx, feeder) = streamed(&mut p, Method::Put, None);
+    feeder.chunk(b"hello ");
+    feeder.chunk(&[b'x'; 300]);
+    feeder.end();
+    let (head, body) = head_and_body(&pump(&mut p).unwrap());
+    assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
+    assert!(!head.contains("Content-Length"), "{head}");
+    let mut want = b"6\r\nhello \r\n12c\r\n".to_vec();
+    want.extend_from_slice(&[b'x'; 300]);
+    want.extend_from_slice(b"\r\n0\r\n\r\n");
+    assert_eq!(body, want);
+}
+
+#[test]
+fn a_final_response_before_the_end_of_the_body_stops_the_writing_and_closes() {
+    let input = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Payload Too Large\r\nContent-Length: 3\r\n\r\nbig";
+    for_every_split(input.as_bytes(), |pieces| {
+        let mut p = pipeline();
+        let (mut rx, feeder) = streamed(&mut p, Method::Put, Some(1000));
+        let _behind = get(&mut p, "/behind");
+        feeder.chunk(b"part");
+        pump(&mut p).unwrap();
+        let mut exit = None;
+        for piece in pieces {
+            if let Err(e) = feed(&mut p, &[piece]) {
+                exit = Some(e);
+                break;
+            }
+        }
+        feeder.chunk(b"more");
+        assert!(
+            pump(&mut p).unwrap().is_empty(),
+            "the body went on after the response"
+        );
+        assert_eq!(feeder.pulled(), 1);
+        let r = rx.try_recv().unwrap().unwrap();
+        assert_eq!(r.status(), 413);
+        let exit = exit.expect("the connection closes after that response");
+        assert!(matches!(exit, Exit::Clean), "{exit:?}");
+        // The request behind it was never written: it goes elsewhere.
+        let fates = p.finish(exit);
+        assert_eq!(fates.len(), 1);
+        assert!(matches!(fates[0].1, Fate::Unwritten { .. }));
+    });
+}
+
+#[test]
+fn a_body_source_that_fails_or_miscounts_fails_its_request_and_closes() {
+    type Script = fn(&Feeder);
+    let cases: [(Option<u64>, Script, &str); 3] = [
+        (
+            Some(3),
+            |f| f.fail("disk on fire"),
+            "the request body source failed",
+        ),
+        (
+            Some(3),
+            |f| f.chunk(b"abcd"),
+            "produced more than the 3 bytes",
+        ),
+        (
+            Some(3),
+            |f| {
+                f.chunk(b"ab");
+                f.end()
+            },
+            "ended after 2 of the 3 bytes",
+        ),
+    ];
+    for (len, script, want) in cases {
+        let mut p = pipeline();
+        let (_rx, feeder) = streamed(&mut p, Method::Put, len);
+        pump(&mut p).unwrap();
+        script(&feeder);
+        let exit = pump(&mut p).unwrap_err();
+        let fates = p.finish(exit);
+        let Fate::Failed {
+            err,
+            resend: false,
+            written: true,
+        } = &fates[0].1
+        else {
+            panic!("{:?}", fates[0].1);
+        };
+        assert_eq!(err.kind(), ErrorKind::RequestBody);
+        assert!(
+            format!("{err}").contains(want),
+            "{err} does not contain {want}"
+        );
+    }
+}
+
+#[test]
+fn a_one_shot_body_already_taken_by_a_clone_fails_without_being_written() {
+    let mut p = pipeline();
+    let feeder = Feeder::default();
+    let body = StreamBody::new(None, feeder);
+    assert!(body.clone().start().is_some());
+    let (mut j, mut rx) = job(Method::Put, "/up", None);
+    j.stream = Some(body);
+    j.exclusive = true;
+    p.push(j);
+    let _g = get(&mut p, "/g");
+    let (head, _) = head_and_body(&pump(&mut p).unwrap());
+    assert!(head.starts_with("GET /g "), "{head}");
+    let e = answered(&mut rx).unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+    assert!(!e.may_have_been_processed());
+}
+
+#[test]
+fn a_tls_record_on_a_plain_connection_fails_every_request_as_not_processed() {
+    // A TLS alert record (protocol version), as a TLS server sends to plain text.
+    let alert: &[u8] = b"\x15\x03\x03\x00\x02\x02\x46";
+    for_every_split(alert, |pieces| {
+        let mut p = pipeline();
+        let _a = get(&mut p, "/a");
+        let _b = get(&mut p, "/b");
+        write_all(&mut p);
+        let exit = feed(&mut p, pieces).unwrap_err();
+        let fates = p.finish(exit);
+        assert_eq!(fates.len(), 2);
+        for (_, fate) in &fates {
+            let Fate::Failed {
+                err,
+                resend: false,
+                written: false,
+            } = fate
+            else {
+                panic!("{fate:?}");
+            };
+            assert_eq!(err.kind(), ErrorKind::ServerSpeaksTls);
+            assert!(err.to_string().contains("use https://"), "{err}");
+        }
+    });
+    // A handshake record too; but not after a first HTTP response.
+    let mut p = pipeline();
+    let _a = get(&mut p, "/a");
+    write_all(&mut p);
+    assert!(matches!(
+        feed(&mut p, &[b"\x16\x03\x01\x00"]),
+        Err(Exit::NotHttp(_))
+    ));
+    let mut p = pipeline();
+    let _a = get(&mut p, "/a");
+    let _b = get(&mut p, "/b");
+    write_all(&mut p);
+    feed(&mut p, &[ok("a", "").as_bytes()]).unwrap();
+    let exit = feed(&mut p, &[b"\x15\x03\x03\x00\x02\x02\x46"]).unwrap_err();
+    assert!(
+        matches!(&exit, Exit::Culprit { err, .. } if err.kind() == ErrorKind::Malformed),
+        "{exit:?}"
+    );
+}
+
+#[test]
+fn a_streamed_request_dropped_during_its_body_closes_the_connection() {
+    let mut p = pipeline();
+    let (rx, feeder) = streamed(&mut p, Method::Put, None);
+    let _behind = get(&mut p, "/behind");
+    feeder.chunk(b"part");
+    pump(&mut p).unwrap();
+    assert_eq!(feeder.pulled(), 1);
+    drop(rx);
+    feeder.chunk(b"more");
+    let exit = pump(&mut p).unwrap_err();
+    assert_eq!(feeder.pulled(), 1, "pulled after the request was dropped");
+    let fates = p.finish(exit);
+    // The dropped one is gone; the one behind it was never written.
+    assert_eq!(fates.len(), 1);
+    assert!(matches!(fates[0].1, Fate::Unwritten { .. }));
 }

@@ -125,6 +125,7 @@ impl Pool {
             path: path.clone(),
             headers: request.headers,
             body: request.body,
+            stream: request.stream,
             deadline,
             tx: Some(tx),
             attempts: 0,
@@ -162,7 +163,7 @@ impl Pool {
                 }
                 continue;
             }
-            let idempotent = job.method.is_idempotent();
+            let alone = job.goes_alone();
             let retry = job.attempts > 0;
             let mut best: Option<usize> = None;
             let mut open_slots = 0;
@@ -174,7 +175,7 @@ impl Pool {
                 if s.exclusive {
                     continue;
                 }
-                let fits = if !idempotent || (retry && !s.proven) {
+                let fits = if alone || (retry && !s.proven) {
                     s.load == 0
                 } else {
                     s.load < depth
@@ -197,7 +198,7 @@ impl Pool {
                 break;
             };
             let slot = &mut st.slots[idx];
-            job.exclusive = !idempotent || (retry && !slot.proven);
+            job.exclusive = alone || (retry && !slot.proven);
             slot.exclusive = job.exclusive;
             slot.load += 1;
             slot.assigned += 1;
@@ -385,9 +386,11 @@ impl Dispatcher for Pool {
 ///   one, so the server sees a request at most `1 + max_retries` times); any other fails
 ///   saying it may have been processed.
 /// * Its own failure that a new attempt would not cure (timeout, body too large): fails.
+/// * A written request whose streamed body is one-shot (not restartable) is never sent
+///   again: it fails, saying why.
 pub(crate) fn after_failure(cfg: &Config, mut job: Job, fate: Fate) -> Option<Job> {
     let retry = |job: &mut Job, why: &dyn std::fmt::Display| {
-        let ok = job.method.is_idempotent() && job.attempts < cfg.max_retries;
+        let ok = job.method.is_idempotent() && job.attempts < cfg.max_retries && !job.body_spent();
         if ok {
             job.attempts += 1;
             tracing::debug!(
@@ -400,6 +403,13 @@ pub(crate) fn after_failure(cfg: &Config, mut job: Job, fate: Fate) -> Option<Jo
         ok
     };
     let err = match fate {
+        // (An unwritten one whose one-shot body a clone took fails when it is written.)
+        Fate::NotProcessed if job.body_spent() => Error::new(
+            ErrorKind::Closed,
+            "the connection closed before the request was processed, and its streamed body \
+             cannot be produced again (StreamBody::restartable makes one that can)",
+        )
+        .processed(job.sent_before),
         Fate::Unwritten { fresh, cause } => {
             if fresh {
                 job.bounces += 1;
@@ -423,7 +433,7 @@ pub(crate) fn after_failure(cfg: &Config, mut job: Job, fate: Fate) -> Option<Jo
             if retry(&mut job, &"its connection failed") {
                 return Some(job);
             }
-            cause.processed(true)
+            spent_note(&job, cfg, cause).processed(true)
         }
         Fate::Failed {
             err,
@@ -435,10 +445,33 @@ pub(crate) fn after_failure(cfg: &Config, mut job: Job, fate: Fate) -> Option<Jo
                 return Some(job);
             }
             let processed = job.sent_before;
+            let err = if resend && written {
+                spent_note(&job, cfg, err)
+            } else {
+                err
+            };
             err.processed(processed)
         }
     };
     let err = err.for_request(job.method, cfg.url(&job.path));
     job.answer(Err(err));
     None
+}
+
+/// The error of a request that would have been re-sent but for its one-shot streamed
+/// body: says so.
+fn spent_note(job: &Job, cfg: &Config, err: Error) -> Error {
+    if job.body_spent() && job.method.is_idempotent() && job.attempts < cfg.max_retries {
+        Error::new(
+            err.kind(),
+            format!(
+                "{}; it was not sent again because its streamed body cannot be produced \
+                 again (StreamBody::restartable makes one that can)",
+                err.message()
+            ),
+        )
+        .with_shared_source(err.source_arc())
+    } else {
+        err
+    }
 }

@@ -5,23 +5,31 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::{Headers, Method};
+use crate::{Headers, Method, StreamBody};
 
 /// An HTTP request: method, path with query, headers and a body.
 ///
+/// The body is either bytes held in memory ([`Request::body`]) or produced chunk by chunk
+/// while it is written ([`Request::stream_body`], see [`StreamBody`]).
+///
 /// The client adds `Host`, `Content-Length` (when there is a body, and always for `POST`,
-/// `PUT` and `PATCH`), the client's default headers (unless the request sets a header of
-/// the same name) and `Accept-Encoding: gzip` (when gzip is on and the request sets no
-/// `Accept-Encoding`). `Host`, `Content-Length`, `Transfer-Encoding` and `Connection`
-/// headers set on the request are ignored: the client owns the framing.
+/// `PUT` and `PATCH`; for a streamed body of known length) or `Transfer-Encoding: chunked`
+/// (a streamed body of unknown length), the client's default headers (unless the request
+/// sets a header of the same name) and `Accept-Encoding: gzip` (when gzip is on and the
+/// request sets no `Accept-Encoding`; `identity` instead for a request with a `Range`
+/// header). `Host`, `Content-Length`, `Transfer-Encoding` and
+/// `Connection` headers set on the request are ignored: the client owns the framing.
 #[derive(Clone)]
 pub struct Request {
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) headers: Headers,
     pub(crate) body: Bytes,
+    pub(crate) stream: Option<StreamBody>,
     pub(crate) timeout: Option<Option<Duration>>,
     pub(crate) max_body_bytes: Option<Option<u64>>,
+    /// Why the range asked for with [`Request::range`] is invalid.
+    pub(crate) range_error: Option<String>,
 }
 
 impl Request {
@@ -33,8 +41,10 @@ impl Request {
             path: path.into(),
             headers: Headers::new(),
             body: Bytes::new(),
+            stream: None,
             timeout: None,
             max_body_bytes: None,
+            range_error: None,
         }
     }
 
@@ -69,9 +79,55 @@ impl Request {
         self
     }
 
-    /// Sets the body.
+    /// Sets the body (replacing a streamed body set before).
     pub fn body(mut self, body: impl Into<Bytes>) -> Request {
         self.body = body.into();
+        self.stream = None;
+        self
+    }
+
+    /// Sets a body produced chunk by chunk while it is written (replacing a body set
+    /// before). Such a request is never pipelined and is re-sent after a connection
+    /// failure only if the body is restartable; see [`StreamBody`].
+    pub fn stream_body(mut self, body: StreamBody) -> Request {
+        self.body = Bytes::new();
+        self.stream = Some(body);
+        self
+    }
+
+    /// Asks for part of the resource: sets `Range: bytes=FIRST-LAST`, where `first` and
+    /// `last` are the offsets of the first and last byte wanted (both included, as in
+    /// HTTP), or `bytes=FIRST-` (to the end) when `last` is `None`.
+    ///
+    /// The server may honour it or not; check the response:
+    ///
+    /// * `206 Partial Content`: [`Response::content_range`](crate::Response::content_range)
+    ///   says which bytes the body holds. It may end before `last` when the resource is
+    ///   shorter; check `first` too before using the bytes.
+    /// * `200 OK`: the server ignored the range and the body is the whole resource, from
+    ///   offset 0 (skip `first` bytes, or treat it as an error).
+    /// * `416 Range Not Satisfiable`: the range starts beyond the end of the resource;
+    ///   `Content-Range: bytes */LENGTH` gives its length.
+    ///
+    /// Unless the request sets `Accept-Encoding` itself, a request with a `Range` header
+    /// asks for `Accept-Encoding: identity` instead of gzip: a range of a compressed body
+    /// could not be decoded on its own.
+    ///
+    /// `last` before `first` makes the request fail with
+    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) when it is sent.
+    pub fn range(mut self, first: u64, last: Option<u64>) -> Request {
+        let value = match last {
+            Some(last) if last < first => {
+                self.range_error = Some(format!(
+                    "invalid range: the last byte ({last}) is before the first ({first})"
+                ));
+                return self;
+            }
+            Some(last) => format!("bytes={first}-{last}"),
+            None => format!("bytes={first}-"),
+        };
+        self.range_error = None;
+        self.headers.insert("Range", value);
         self
     }
 
@@ -108,13 +164,29 @@ impl Request {
         &mut self.headers
     }
 
-    /// The body.
+    /// The body held in memory (empty when the body is streamed).
     pub fn body_bytes(&self) -> &Bytes {
         &self.body
     }
 
+    /// The streamed body, if one is set.
+    pub fn streamed_body(&self) -> Option<&StreamBody> {
+        self.stream.as_ref()
+    }
+
     /// Checks the path and headers can be written without breaking the framing.
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if let Some(e) = &self.range_error {
+            return Err(e.clone());
+        }
+        if self.stream.as_ref().is_some_and(|s| !s.available()) {
+            return Err(
+                "the streamed body was already used: a one-shot StreamBody is \
+                        produced once (a clone of this request was sent before); use \
+                        StreamBody::restartable to send it again"
+                    .into(),
+            );
+        }
         let p = self.path.as_bytes();
         let path_ok = (p.first() == Some(&b'/')
             || (self.path == "*" && self.method == Method::Options))
@@ -150,6 +222,7 @@ impl fmt::Debug for Request {
             .field("path", &self.path)
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
+            .field("stream", &self.stream)
             .field("timeout", &self.timeout)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()

@@ -276,6 +276,8 @@ fn public_types_are_send_sync_and_unpin_where_promised() {
     send_sync::<Client>();
     send_sync::<http1_pipeline::Error>();
     send_sync::<Request>();
+    send_sync::<http1_pipeline::StreamBody>();
+    send_sync::<http1_pipeline::ContentRange>();
     send_unpin::<http1_pipeline::ResponseFuture>();
     send_unpin::<http1_pipeline::Body>();
     send_unpin::<http1_pipeline::Response>();

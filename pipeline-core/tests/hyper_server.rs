@@ -166,3 +166,71 @@ async fn mixed_methods_against_hyper_all_match_their_requests() {
     })
     .await
 }
+
+/// A hyper server answering each request with its body's length, a hash of it and the
+/// framing hyper saw (`length N` or `chunked`).
+async fn hashing_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                let framing = match req.headers().get("content-length") {
+                    Some(n) => format!("length {}", n.to_str().unwrap()),
+                    None => req
+                        .headers()
+                        .get("transfer-encoding")
+                        .map_or("none".into(), |t| t.to_str().unwrap().to_string()),
+                };
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                let text = format!("{} {:016x} {framing}", body.len(), fnv(&body));
+                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(text))))
+            });
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[tokio::test]
+async fn hyper_reads_streamed_bodies_byte_for_byte_with_either_framing() {
+    within(async {
+        let url = hashing_server().await;
+        let client = Client::builder(&url).max_connections(2).build().unwrap();
+        let data: Vec<u8> = (0..2_000_003u32).map(|i| (i * 7 % 251) as u8).collect();
+        let want_hash = fnv(&data);
+        for len in [Some(data.len() as u64), None] {
+            let d = data.clone();
+            let body = http1_pipeline::StreamBody::restartable(len, move || {
+                let chunks: Vec<Result<Bytes, std::io::Error>> = d
+                    .chunks(100_000)
+                    .map(|c| Ok(Bytes::copy_from_slice(c)))
+                    .collect();
+                futures_util::stream::iter(chunks)
+            });
+            let r = client
+                .send(Request::new(Method::Put, "/disk").stream_body(body))
+                .await
+                .unwrap();
+            let framing = match len {
+                Some(n) => format!("length {n}"),
+                None => "chunked".to_string(),
+            };
+            assert_eq!(
+                r.text().await.unwrap(),
+                format!("{} {want_hash:016x} {framing}", data.len())
+            );
+        }
+    })
+    .await
+}

@@ -214,3 +214,24 @@ fn proxy_debug_hides_credentials() {
     assert!(!d.contains("hunter2") && !d.contains("aHVudGVyMg"), "{d}");
     assert!(Proxy::new("https://proxy").is_err());
 }
+
+#[tokio::test]
+async fn plain_http_to_a_tls_server_says_to_use_https_and_that_nothing_was_processed() {
+    within(async {
+        let pki = pki(&["localhost"]);
+        let addr = echo_server(pki.server_config.clone()).await;
+        let client = Client::builder(&format!("http://127.0.0.1:{}", addr.port()))
+            .max_retries(3)
+            .build()
+            .unwrap();
+        for req in [Request::get("/a"), Request::post("/b", "x")] {
+            let e = client.send(req).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ServerSpeaksTls, "{e:?}");
+            assert!(!e.may_have_been_processed(), "{e}");
+            let text = e.to_string();
+            assert!(text.contains("use https://"), "{text}");
+            assert!(text.ends_with("the request was not processed"), "{text}");
+        }
+    })
+    .await
+}

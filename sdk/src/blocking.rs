@@ -7,6 +7,9 @@
 //! * returns a handle at once, with the request already on its way, whose
 //!   [`Wait::wait`] gives the result later: `let pending = request.send(); ...; pending.wait()`.
 //!
+//! A long list is read item by item with `list().stream().wait()`, an iterator
+//! ([`ListIter`]) that reads the body as it arrives, in bounded memory.
+//!
 //! ```no_run
 //! use ovirt::blocking::{Connection, Wait};
 //! # fn demo() -> Result<(), ovirt::Error> {
@@ -44,8 +47,10 @@ use std::thread::Thread;
 
 use crate::error::{Error, ErrorKind};
 use crate::service::{
-    BoxFuture, Call, MethodWire, RawResponse, Request, ResponseFuture, ServiceContext, Transport,
+    BoxFuture, Call, ListStream, MethodWire, RawResponse, Request, ResponseFuture, ServiceContext,
+    StreamedResponse, Transport,
 };
+use crate::xml::FromXml;
 
 /// Blocks the current thread until `future` completes, polling it on this thread.
 ///
@@ -94,6 +99,44 @@ impl<T> Wait for ResponseFuture<T> {
 
     fn wait(self) -> Self::Output {
         block_on(self)
+    }
+}
+
+/// The items of a list read as the body arrives (from
+/// [`stream`](crate::service::Request::stream)) become a blocking iterator: each `next`
+/// blocks until the next item (or the error that ends the list) is in.
+///
+/// ```no_run
+/// use ovirt::blocking::{Connection, Wait};
+/// # fn demo(connection: Connection) -> Result<(), ovirt::Error> {
+/// let mut count = 0;
+/// for vm in connection.system_service().vms_service().list().stream().wait() {
+///     let vm = vm?;
+///     count += usize::from(vm.name.is_some());
+/// }
+/// println!("{count} named VMs");
+/// # Ok(())
+/// # }
+/// ```
+impl<T: FromXml> Wait for ListStream<T> {
+    type Output = ListIter<T>;
+
+    fn wait(self) -> ListIter<T> {
+        ListIter(self)
+    }
+}
+
+/// A blocking iterator over the items of a [`ListStream`] (see its [`Wait`] impl): the
+/// list is read as its body arrives, in bounded memory; after an error item it ends.
+#[derive(Debug)]
+#[must_use = "iterators do nothing unless read; the request is already sent"]
+pub struct ListIter<T>(ListStream<T>);
+
+impl<T: FromXml> Iterator for ListIter<T> {
+    type Item = Result<T, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        block_on(self.0.next())
     }
 }
 
@@ -150,12 +193,16 @@ struct BlockingTransport {
     background: Arc<Background>,
 }
 
-impl Transport for BlockingTransport {
-    fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
-        // Sending inside the runtime's context puts the request on its way now (when a
-        // token is held); the rest runs on the background thread.
+impl BlockingTransport {
+    /// Starts `send` inside the background runtime's context (which puts the request on its
+    /// way now, when a token is held) and lets the background thread carry it on; the
+    /// returned future only waits for its answer, on any thread.
+    fn relay<T: Send + 'static>(
+        &self,
+        send: impl FnOnce(&crate::Connection) -> BoxFuture<Result<T, Error>>,
+    ) -> BoxFuture<Result<T, Error>> {
         let _enter = self.background.handle.enter();
-        let pending = self.connection.transport().send(call);
+        let pending = send(&self.connection);
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.background.handle.spawn(async move {
             let _ = tx.send(pending.await);
@@ -171,6 +218,18 @@ impl Transport for BlockingTransport {
                 ))
             })
         })
+    }
+}
+
+impl Transport for BlockingTransport {
+    fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
+        self.relay(|connection| Transport::send(connection, call))
+    }
+
+    fn send_streamed(&self, call: Call) -> BoxFuture<Result<StreamedResponse, Error>> {
+        // The body is then read on the caller's thread, from the chunks the connection task
+        // on the background thread delivers (the stream keeps that thread alive).
+        self.relay(|connection| Transport::send_streamed(connection, call))
     }
 
     fn base_path(&self) -> &str {

@@ -311,7 +311,9 @@ impl From<http1_pipeline::Error> for Error {
             K::Timeout => ErrorKind::Timeout,
             K::Connect | K::Tls | K::Closed | K::Proxy => ErrorKind::Connection,
             K::Config => ErrorKind::Config,
-            K::Malformed | K::BodyDecode | K::HeaderLimit => ErrorKind::Protocol,
+            K::Malformed | K::BodyDecode | K::HeaderLimit | K::ServerSpeaksTls | K::Range => {
+                ErrorKind::Protocol
+            }
             K::InvalidRequest => ErrorKind::InvalidRequest,
             K::BodyTooLarge => ErrorKind::ResponseTooLarge,
             _ => ErrorKind::Connection,
@@ -321,11 +323,6 @@ impl From<http1_pipeline::Error> for Error {
             err = err.for_request(m.as_str(), u);
         }
         if let Some(hint) = transport_hint(&e) {
-            // An answer that is not HTTP at all comes from a server that did not read the
-            // request as HTTP.
-            if matches!(e.kind(), K::Malformed) && hint == tls_port_hint() {
-                err = err.processed(false);
-            }
             err = err.hint(hint);
         }
         err.inner.from_transport = true;
@@ -368,7 +365,7 @@ fn transport_hint(e: &http1_pipeline::Error) -> Option<String> {
              only, ConnectionBuilder::insecure)"
                 .to_owned(),
         ),
-        K::Malformed if plain_http && text_is_tls(&text) => Some(tls_port_hint()),
+        K::ServerSpeaksTls => Some(tls_port_hint()),
         K::Malformed if plain_http => Some(
             "the server's answer is not HTTP; if this port serves HTTPS, use an https:// URL"
                 .to_owned(),
@@ -377,16 +374,9 @@ fn transport_hint(e: &http1_pipeline::Error) -> Option<String> {
     }
 }
 
-/// True if a parse error says the answer does not start with `HTTP/`: what a TLS server
-/// sends back to a plain-text request (a TLS alert record, `\x15\x03...`).
-fn text_is_tls(text: &str) -> bool {
-    text.contains("invalid HTTP version")
-}
-
 pub(crate) fn tls_port_hint() -> String {
-    "the server answered like a TLS server: this port serves HTTPS; use an https:// URL \
-     (the request was not processed)"
-        .to_owned()
+    // http1-pipeline's message already says that the request was not processed.
+    "this port serves HTTPS: use an https:// URL for the engine".to_owned()
 }
 
 fn excerpt(body: &[u8]) -> String {
@@ -418,13 +408,6 @@ impl fmt::Display for Error {
                     _ => String::new(),
                 };
                 let text = text.strip_prefix(prefix.as_str()).unwrap_or(&text);
-                // A plain-text request to a TLS port was never read as HTTP.
-                let text = match &i.hint {
-                    Some(h) if h.contains("TLS server") => text
-                        .replace("; the request may have been processed", "")
-                        .replace(", the request may have been processed", ""),
-                    _ => text.to_owned(),
-                };
                 write!(f, ": {text}")?;
                 if matches!(i.kind, ErrorKind::Connection | ErrorKind::Timeout)
                     && !text.contains("processed")

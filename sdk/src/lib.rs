@@ -98,9 +98,9 @@
 //!
 //! # Concepts
 //!
-//! Searching (`search`, `max`, `case_sensitive`), `follow`, `all_content`, async actions
-//! and jobs, correlation ids, links and how to follow them, and names that are Rust
-//! keywords (`r#type`, `async_`): see [`concepts`].
+//! Searching (`search`, `max`, `case_sensitive`), long lists read as a stream, `follow`,
+//! `all_content`, async actions and jobs, correlation ids, links and how to follow them,
+//! and names that are Rust keywords (`r#type`, `async_`): see [`concepts`].
 //!
 //! # Pipelining
 //!
@@ -145,7 +145,9 @@
 //! only its own request. Each sent call reads its answer whole and keeps it until it is
 //! awaited, so a program that sends a very large number of calls before awaiting any
 //! should keep a bounded window of calls in flight (for example with
-//! `futures::stream::StreamExt::buffered`).
+//! `futures::stream::StreamExt::buffered`). A single long list is read in bounded memory
+//! with [`stream`](service::Request::stream) instead of `.await` (see
+//! [Long lists](concepts#long-lists)).
 //!
 //! # Errors
 //!

@@ -9,6 +9,10 @@
 //! | `ovirt::response` | `DEBUG` | each response: method and URL, status and reason phrase, body size, milliseconds since the request was sent; a 401 that causes a new login |
 //! | `ovirt::body` | `TRACE` | request and response bodies, only with [`ConnectionBuilder::log_bodies`](crate::ConnectionBuilder::log_bodies) |
 //!
+//! A list read with [`stream`](crate::service::Request::stream) is logged when its head is
+//! in, with `bytes=streamed` (its size is not known yet); its body is not logged, since the
+//! secrets in it could only be found in the whole document.
+//!
 //! Secrets never reach the log: the `Authorization` header is shown as `Bearer ***`, the
 //! password and token of the SSO forms as `***`, the token of the SSO's JSON answer as
 //! `"***"`, and in XML bodies the text of every element whose name ends in `password` or

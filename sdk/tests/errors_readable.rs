@@ -112,6 +112,7 @@ async fn plain_http_to_a_tls_port_says_to_use_https_and_not_that_the_login_may_h
     assert!(text.contains("https://"), "{debug}");
     assert!(text.contains("/ovirt-engine/sso/oauth/token"), "{debug}");
     assert!(!text.contains("may have been processed"), "{debug}");
+    assert!(text.contains("the request was not processed"), "{debug}");
     assert!(!err.may_have_been_processed(), "{debug}");
     assert_eq!(e.logins(), 0);
 }

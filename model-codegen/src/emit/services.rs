@@ -145,15 +145,28 @@ fn method_ident(verb: Verb) -> Ident {
     })
 }
 
-/// Output type, body of `MethodWire::read`, and a description for docs, for `m` (R1.6).
-fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String, TokenStream) {
-    let unit = || {
-        (
-            quote!(()),
-            quote!(::std::result::Result::Ok(())),
-            "nothing (`()`)".to_string(),
-            quote!(),
-        )
+/// How a method's output is read (R1.6).
+struct Output {
+    /// The Rust type of the output.
+    ty: TokenStream,
+    /// The body of `MethodWire::read`.
+    read: TokenStream,
+    /// A description for docs.
+    doc: String,
+    /// Extra constants of the `MethodWire` impl.
+    consts: TokenStream,
+    /// The `ListMethod` impl of a list method (its items can be streamed), or nothing.
+    list: Option<TokenStream>,
+}
+
+/// The output of `m` (R1.6); `marker` is its marker type.
+fn output(model: &Model, m: &Method, marker: &Ident) -> Output {
+    let unit = || Output {
+        ty: quote!(()),
+        read: quote!(::std::result::Result::Ok(())),
+        doc: "nothing (`()`)".to_string(),
+        consts: quote!(),
+        list: None,
     };
     if m.kind == MethodKind::Remove {
         return unit();
@@ -163,20 +176,41 @@ fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String, Token
         Some((p, ParamOut::Body)) => {
             let ty = rust_type(&p.ty);
             let (root, item) = document_tags(model, &p.ty);
-            let (read, consts) = if p.ty.list {
-                (
+            let mut list = None;
+            let (read, consts) = match (p.ty.list, m.kind) {
+                // A list method's items can also be read as the body arrives
+                // (`Request::stream`): one small impl naming the item type and root tag.
+                (true, MethodKind::List) => {
+                    let elem = element_type(&p.ty);
+                    list = Some(quote! {
+                        impl crate::service::ListMethod for #marker {
+                            type Item = #elem;
+                            const LIST_TAG: &'static str = #root;
+                        }
+                    });
+                    (
+                        quote!(crate::service::read_list::<Self>(body)),
+                        quote!(const ITEM_TAG: &'static str = #item;),
+                    )
+                }
+                (true, _) => (
                     quote!(crate::service::read_list_body::<Self, _>(body, #root)),
                     quote!(const ITEM_TAG: &'static str = #item;),
-                )
-            } else {
-                (quote!(crate::service::read_body(body, #root)), quote!())
+                ),
+                (false, _) => (quote!(crate::service::read_body(body, #root)), quote!()),
             };
             let doc = format!(
                 "`{}` (parameter `{}`, document `<{root}>`)",
                 type_doc(&p.ty),
                 p.name
             );
-            (ty, read, doc, consts)
+            Output {
+                ty,
+                read,
+                doc,
+                consts,
+                list,
+            }
         }
         Some((p, ParamOut::Action)) => {
             let ty = rust_type(&p.ty);
@@ -202,7 +236,13 @@ fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String, Token
                 type_doc(&p.ty),
                 p.name
             );
-            (ty, read, doc, consts)
+            Output {
+                ty,
+                read,
+                doc,
+                consts,
+                list: None,
+            }
         }
         // An action without output parameter returns the whole `<action>` document.
         None if m.kind == MethodKind::Action => {
@@ -214,12 +254,13 @@ fn output(model: &Model, m: &Method) -> (TokenStream, TokenStream, String, Token
                 Some(a) => {
                     let id = naming::type_ident(&a.name);
                     let tag = &a.tag;
-                    (
-                        quote!(crate::types::#id),
-                        quote!(crate::service::read_action_doc(body, #tag)),
-                        format!("the returned `<{tag}>` document (status, job, ...)"),
-                        quote!(),
-                    )
+                    Output {
+                        ty: quote!(crate::types::#id),
+                        read: quote!(crate::service::read_action_doc(body, #tag)),
+                        doc: format!("the returned `<{tag}>` document (status, job, ...)"),
+                        consts: quote!(),
+                        list: None,
+                    }
                 }
                 None => unit(),
             }
@@ -398,7 +439,7 @@ fn setter(model: &Model, p: &Parameter) -> Option<TokenStream> {
     })
 }
 
-fn method_doc(model: &Model, service: &Service, m: &Method, out_ty: &str, request: &str) -> String {
+fn method_doc(model: &Model, service: &Service, m: &Method, out: &Output, request: &str) -> String {
     let target = match &m.segment {
         Some(s) => format!("the service path + `/{s}`"),
         None => "the service path".to_string(),
@@ -445,7 +486,13 @@ fn method_doc(model: &Model, service: &Service, m: &Method, out_ty: &str, reques
         ));
         doc.push_str(&inputs.join("\n"));
     }
-    doc.push_str(&format!("\n\nOutput: {out_ty}."));
+    doc.push_str(&format!("\n\nOutput: {}.", out.doc));
+    if out.list.is_some() {
+        doc.push_str(
+            " Or item by item as the body arrives, in bounded memory: \
+             [`stream`](crate::service::Request::stream).",
+        );
+    }
     doc.push_str(&annotation_doc(&m.annotations));
     doc
 }
@@ -453,15 +500,15 @@ fn method_doc(model: &Model, service: &Service, m: &Method, out_ty: &str, reques
 fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, TokenStream) {
     let marker = ident(&marker_type_name(&service.name, m));
     let fn_name = ident(&method_fn_name(m));
-    let (out_ty, read, out_doc, consts) = output(model, m);
-    let body_arg = if out_ty.to_string() == "()" {
+    let out = output(model, m, &marker);
+    let body_arg = if out.ty.to_string() == "()" {
         ident("_body")
     } else {
         ident("body")
     };
     let request_name = format!("{}Request", marker_type_name(&service.name, m));
     let request = ident(&request_name);
-    let doc = method_doc(model, service, m, &out_doc, &request_name);
+    let doc = method_doc(model, service, m, &out, &request_name);
     let service_ty = service_type_name(&service.name);
     let marker_doc = format!(
         "How method `{}` of service `{}` travels (verb, path, output reader); its request is [`{request_name}`].",
@@ -509,6 +556,13 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
             }
         }
     };
+    let Output {
+        ty: out_ty,
+        read,
+        consts,
+        list,
+        ..
+    } = out;
     let items = quote! {
         #[doc = #request_doc]
         pub type #request = crate::service::Request<#marker>;
@@ -527,6 +581,7 @@ fn emit_method(model: &Model, service: &Service, m: &Method) -> (TokenStream, To
                 #read
             }
         }
+        #list
         #setters_impl
     };
     let method = quote! {

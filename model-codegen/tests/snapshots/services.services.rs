@@ -168,7 +168,7 @@ Parameters, set on the returned [`VmsListRequest`]:
 * [`search`](VmsListRequest::search) (`string`, optional, in), sent as query parameter `search`.
 * [`max`](VmsListRequest::max) (`integer`, optional, in), sent as query parameter `max`.
 
-Output: `vm[]` (parameter `vms`, document `<vms>`).*/
+Output: `vm[]` (parameter `vms`, document `<vms>`). Or item by item as the body arrives, in bounded memory: [`stream`](crate::service::Request::stream).*/
     pub fn list(&self) -> VmsListRequest {
         self.0.request()
     }
@@ -253,8 +253,12 @@ impl crate::service::MethodWire for VmsList {
     const RESPONSE: crate::service::ResponseKind = crate::service::ResponseKind::List;
     const ITEM_TAG: &'static str = "vm";
     fn read(body: &[u8]) -> ::std::result::Result<Self::Output, crate::Error> {
-        crate::service::read_list_body::<Self, _>(body, "vms")
+        crate::service::read_list::<Self>(body)
     }
+}
+impl crate::service::ListMethod for VmsList {
+    type Item = crate::types::Vm;
+    const LIST_TAG: &'static str = "vms";
 }
 impl VmsListRequest {
     ///Sets `search` (`string`, optional, in), sent as query parameter `search`. See [searching](crate::concepts#search).

@@ -22,6 +22,16 @@ pub(crate) struct HeadTemplate<'a> {
     pub(crate) proxy_authorization: Option<&'a str>,
 }
 
+/// How a request's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// `Content-Length: n` (omitted for an empty body, except for the methods that always
+    /// send it).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
 /// Writes a request head into `dst`. Returns true if `Accept-Encoding: gzip` was added by
 /// the client (so the response should be decoded transparently).
 pub(crate) fn encode_head(
@@ -30,7 +40,7 @@ pub(crate) fn encode_head(
     method: Method,
     path: &str,
     headers: &Headers,
-    body_len: usize,
+    body: BodyFraming,
 ) -> bool {
     dst.reserve(64 + path.len() + t.authority.len() + 32 * (headers.len() + t.defaults.len()));
     dst.put_slice(method.as_str().as_bytes());
@@ -52,10 +62,15 @@ pub(crate) fn encode_head(
             put_header(dst, n, v);
         }
     }
-    let add_gzip =
-        t.gzip && !headers.contains("accept-encoding") && !t.defaults.contains("accept-encoding");
+    let chosen = headers.contains("accept-encoding") || t.defaults.contains("accept-encoding");
+    // A range of a gzip body could not be decoded on its own: a range request asks for
+    // the bytes as stored.
+    let ranged = headers.contains("range");
+    let add_gzip = t.gzip && !chosen && !ranged;
     if add_gzip {
         dst.put_slice(b"Accept-Encoding: gzip\r\n");
+    } else if ranged && !chosen {
+        dst.put_slice(b"Accept-Encoding: identity\r\n");
     }
     if let Some(auth) = t.proxy_authorization {
         put_header(dst, "Proxy-Authorization", auth);
@@ -63,10 +78,14 @@ pub(crate) fn encode_head(
     // Asks for a persistent connection explicitly: HTTP/1.1 implies it, but Apache httpd
     // announces its `Keep-Alive: timeout=, max=` budget only to requests that say so.
     dst.put_slice(b"Connection: keep-alive\r\n");
-    if body_len > 0 || method.always_sends_length() {
-        dst.put_slice(b"Content-Length: ");
-        put_decimal(dst, body_len as u64);
-        dst.put_slice(b"\r\n");
+    match body {
+        BodyFraming::Length(n) if n > 0 || method.always_sends_length() => {
+            dst.put_slice(b"Content-Length: ");
+            put_decimal(dst, n);
+            dst.put_slice(b"\r\n");
+        }
+        BodyFraming::Length(_) => {}
+        BodyFraming::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n"),
     }
     dst.put_slice(b"\r\n");
     add_gzip
@@ -130,7 +149,7 @@ mod tests {
             Method::Put,
             "/a?b=1",
             &req,
-            12,
+            BodyFraming::Length(12),
         );
         assert!(gz);
         assert_eq!(
@@ -145,14 +164,89 @@ mod tests {
         let mut t = template(&defaults);
         t.gzip = false;
         let mut out = BytesMut::new();
-        encode_head(&mut out, &t, Method::Post, "/x", &Headers::new(), 0);
+        encode_head(
+            &mut out,
+            &t,
+            Method::Post,
+            "/x",
+            &Headers::new(),
+            BodyFraming::Length(0),
+        );
         assert!(out.ends_with(b"Content-Length: 0\r\n\r\n"));
         out.clear();
-        encode_head(&mut out, &t, Method::Get, "/x", &Headers::new(), 0);
+        encode_head(
+            &mut out,
+            &t,
+            Method::Get,
+            "/x",
+            &Headers::new(),
+            BodyFraming::Length(0),
+        );
         assert!(!out.windows(14).any(|w| w == b"Content-Length"));
         out.clear();
-        encode_head(&mut out, &t, Method::Get, "/x", &Headers::new(), 1234567890);
+        encode_head(
+            &mut out,
+            &t,
+            Method::Get,
+            "/x",
+            &Headers::new(),
+            BodyFraming::Length(1234567890),
+        );
         assert!(out.ends_with(b"Content-Length: 1234567890\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_range_request_asks_for_the_identity_encoding() {
+        let defaults = Headers::new();
+        let t = template(&defaults);
+        let req: Headers = [("Range", "bytes=0-9")].into_iter().collect();
+        let mut out = BytesMut::new();
+        let gz = encode_head(
+            &mut out,
+            &t,
+            Method::Get,
+            "/x",
+            &req,
+            BodyFraming::Length(0),
+        );
+        assert!(!gz);
+        let s = std::str::from_utf8(&out).unwrap();
+        assert!(s.contains("Accept-Encoding: identity\r\n"), "{s}");
+        assert!(!s.contains("gzip"), "{s}");
+        // The caller's own choice stands.
+        let req: Headers = [("Range", "bytes=0-9"), ("Accept-Encoding", "br")]
+            .into_iter()
+            .collect();
+        out.clear();
+        encode_head(
+            &mut out,
+            &t,
+            Method::Get,
+            "/x",
+            &req,
+            BodyFraming::Length(0),
+        );
+        let s = std::str::from_utf8(&out).unwrap();
+        assert!(
+            s.contains("Accept-Encoding: br\r\n") && !s.contains("identity"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn a_chunked_body_sends_transfer_encoding_and_no_length() {
+        let defaults = Headers::new();
+        let mut t = template(&defaults);
+        t.gzip = false;
+        let req: Headers = [("Transfer-Encoding", "gzip"), ("Content-Length", "5")]
+            .into_iter()
+            .collect();
+        let mut out = BytesMut::new();
+        encode_head(&mut out, &t, Method::Put, "/x", &req, BodyFraming::Chunked);
+        assert_eq!(
+            &out[..],
+            &b"PUT /x HTTP/1.1\r\nHost: example.com:8080\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"[..]
+        );
     }
 
     #[test]
@@ -163,7 +257,14 @@ mod tests {
         t.proxy_authorization = Some("Basic dTpw");
         let req: Headers = [("Accept-Encoding", "identity")].into_iter().collect();
         let mut out = BytesMut::new();
-        let gz = encode_head(&mut out, &t, Method::Get, "/x", &req, 0);
+        let gz = encode_head(
+            &mut out,
+            &t,
+            Method::Get,
+            "/x",
+            &req,
+            BodyFraming::Length(0),
+        );
         assert!(!gz);
         let s = std::str::from_utf8(&out).unwrap();
         assert!(

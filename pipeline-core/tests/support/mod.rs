@@ -144,22 +144,62 @@ impl Conn {
                 )
             })
             .collect();
-        let body_len: usize = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map(|(_, v)| v.trim().parse().unwrap())
-            .unwrap_or(0);
-        if self.buf.len() < len + body_len {
-            return None;
-        }
+        let chunked = headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+        });
+        let (body, used) = if chunked {
+            decode_chunked(&self.buf[len..])?
+        } else {
+            let body_len: usize = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.trim().parse().unwrap())
+                .unwrap_or(0);
+            if self.buf.len() < len + body_len {
+                return None;
+            }
+            (self.buf[len..len + body_len].to_vec(), body_len)
+        };
         let req = Req {
             method: r.method.unwrap().to_string(),
             target: r.path.unwrap().to_string(),
             headers,
-            body: self.buf[len..len + body_len].to_vec(),
+            body,
         };
-        let _ = self.buf.split_to(len + body_len);
+        let _ = self.buf.split_to(len + used);
         Some(req)
+    }
+
+    /// Reads one request head only (the body, if any, stays unread); `None` at end of
+    /// stream.
+    pub async fn read_head(&mut self) -> Option<Req> {
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = self.buf.split_to(end + 4);
+                let mut headers = [httparse::EMPTY_HEADER; 64];
+                let mut r = httparse::Request::new(&mut headers);
+                r.parse(&head).unwrap();
+                return Some(Req {
+                    method: r.method.unwrap().to_string(),
+                    target: r.path.unwrap().to_string(),
+                    headers: r
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_string(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect(),
+                    body: Vec::new(),
+                });
+            }
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
     }
 
     /// True if more request bytes are already here (buffered or readable right now),
@@ -231,6 +271,33 @@ impl Conn {
                 Ok(0) | Err(_) => return,
                 Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
             }
+        }
+    }
+}
+
+/// Decodes a whole chunked body (no trailers) at the start of `buf`: the body and the
+/// bytes it took, or `None` if it is not complete yet. Panics on invalid framing (the
+/// client under test wrote it).
+pub fn decode_chunked(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let line_end = at + buf[at..].windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&buf[at..line_end]).unwrap();
+        let size = usize::from_str_radix(size_text, 16).expect("chunk size in hex");
+        let data = line_end + 2;
+        if buf.len() < data + size + 2 {
+            return None;
+        }
+        assert_eq!(
+            &buf[data + size..data + size + 2],
+            b"\r\n",
+            "chunk without CRLF"
+        );
+        body.extend_from_slice(&buf[data..data + size]);
+        at = data + size + 2;
+        if size == 0 {
+            return Some((body, at));
         }
     }
 }

@@ -9,16 +9,16 @@ use crate::error::{Error, ErrorKind};
 use tracing::Level;
 
 use crate::logging;
-use crate::service::{read_raw, BoxFuture, Call, RawResponse};
+use crate::service::{read_raw, read_raw_response, BoxFuture, Call, RawResponse, StreamedResponse};
 
 /// Headers every API request gets from the connection itself (R5.4).
 const FIXED_HEADERS: [&str; 4] = ["Version", "Authorization", "Accept", "Content-Type"];
 
 /// The task of one request; aborted when dropped (which cancels the request).
-struct Exchange(tokio::task::JoinHandle<Result<RawResponse, Error>>);
+struct Exchange<T>(tokio::task::JoinHandle<Result<T, Error>>);
 
-impl std::future::Future for Exchange {
-    type Output = Result<RawResponse, Error>;
+impl<T> std::future::Future for Exchange<T> {
+    type Output = Result<T, Error>;
 
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
@@ -35,7 +35,7 @@ impl std::future::Future for Exchange {
     }
 }
 
-impl Drop for Exchange {
+impl<T> Drop for Exchange<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -46,10 +46,42 @@ fn with_token(mut req: http1_pipeline::Request, token: &Secret) -> http1_pipelin
     req
 }
 
+/// What is left of an exchange once its request is queued: reading the answer (and the
+/// re-login on 401).
+type Finish<T> = fn(
+    Arc<Inner>,
+    http1_pipeline::Request,
+    http1_pipeline::ResponseFuture,
+    u64,
+    Option<Arc<str>>,
+) -> BoxFuture<Result<T, Error>>;
+
 impl Inner {
-    /// Sends an API call. With a token at hand the request is handed to the HTTP client
-    /// before this returns; without one, the future first waits for the shared login.
+    /// Sends an API call and reads the whole answer. With a token at hand the request is
+    /// handed to the HTTP client before this returns; without one, the future first waits
+    /// for the shared login.
     pub(super) fn send(self: &Arc<Self>, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
+        self.exchange(call, |this, req, pending, generation, line| {
+            Box::pin(this.finish(req, pending, generation, line))
+        })
+    }
+
+    /// Sends an API call like [`Inner::send`]; the answer is handed out once its head is in,
+    /// its body to be read as it arrives.
+    pub(super) fn send_streamed(
+        self: &Arc<Self>,
+        call: Call,
+    ) -> BoxFuture<Result<StreamedResponse, Error>> {
+        self.exchange(call, |this, req, pending, generation, line| {
+            Box::pin(this.finish_streamed(req, pending, generation, line))
+        })
+    }
+
+    fn exchange<T: Send + 'static>(
+        self: &Arc<Self>,
+        call: Call,
+        finish: Finish<T>,
+    ) -> BoxFuture<Result<T, Error>> {
         if let Err(e) = self.check_open() {
             return Box::pin(std::future::ready(Err(e)));
         }
@@ -95,14 +127,14 @@ impl Inner {
                 let pending = self.client.send(with_token(req.clone(), &token));
                 tokio::spawn(async move {
                     let _in_flight = in_flight;
-                    this.finish(req, pending, generation, line).await
+                    finish(this, req, pending, generation, line).await
                 })
             }
             None => tokio::spawn(async move {
                 let _in_flight = in_flight;
                 let (token, generation) = this.token(None).await?;
                 let pending = this.client.send(with_token(req.clone(), &token));
-                this.finish(req, pending, generation, line).await
+                finish(this, req, pending, generation, line).await
             }),
         };
         Box::pin(Exchange(task))
@@ -178,6 +210,56 @@ impl Inner {
         let raw = read_raw(self.client.send(with_token(req, &token))).await?;
         self.log_response(line.as_deref(), &raw, started);
         Ok(raw)
+    }
+
+    /// Like [`Inner::finish`], but hands out the answer once its head is in (a 401 that
+    /// causes a new login is read whole first, as small as it is).
+    async fn finish_streamed(
+        self: Arc<Self>,
+        req: http1_pipeline::Request,
+        pending: http1_pipeline::ResponseFuture,
+        generation: u64,
+        line: Option<Arc<str>>,
+    ) -> Result<StreamedResponse, Error> {
+        let started = std::time::Instant::now();
+        let response = pending.await?;
+        let can_login = self.credentials.is_some() || self.kerberos.is_some();
+        if response.status() != 401 || !can_login || self.closed.load(Ordering::Acquire) {
+            return Ok(self.streamed(line.as_deref(), response, started));
+        }
+        // R4.5, as in `finish`.
+        let raw = read_raw_response(response).await?;
+        self.log_response(line.as_deref(), &raw, started);
+        tracing::debug!(target: logging::RESPONSE, "token rejected; logging in again");
+        let (token, _) = self.token(Some(generation)).await?;
+        let started = std::time::Instant::now();
+        let response = self.client.send(with_token(req, &token)).await?;
+        Ok(self.streamed(line.as_deref(), response, started))
+    }
+
+    /// The streamed answer, logged by its head (its size is not known yet, and its body is
+    /// not logged: redaction needs the whole document).
+    fn streamed(
+        &self,
+        line: Option<&str>,
+        response: http1_pipeline::Response,
+        started: std::time::Instant,
+    ) -> StreamedResponse {
+        let streamed = StreamedResponse::from_response(response);
+        if let Some(line) = line {
+            tracing::debug!(
+                target: logging::RESPONSE,
+                status = streamed.status,
+                reason = %streamed.reason,
+                bytes = "streamed",
+                ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+                "{line}"
+            );
+        }
+        if self.logs_bodies() {
+            tracing::trace!(target: logging::BODY, "response body: streamed, not logged");
+        }
+        streamed
     }
 
     /// True if bodies go to the log: asked for, and the `ovirt::body` target enabled.

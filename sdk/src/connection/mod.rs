@@ -65,7 +65,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::service::{BoxFuture, Call, Method, RawResponse, Transport};
+use crate::service::{BoxFuture, Call, Method, RawResponse, StreamedResponse, Transport};
 
 pub use builder::ConnectionBuilder;
 pub use probe::{probe, Probe};
@@ -285,6 +285,10 @@ impl Inner {
 impl Transport for Connection {
     fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
         self.inner.send(call)
+    }
+
+    fn send_streamed(&self, call: Call) -> BoxFuture<Result<StreamedResponse, Error>> {
+        self.inner.send_streamed(call)
     }
 
     fn base_path(&self) -> &str {

@@ -13,7 +13,7 @@
 //! | kind | output |
 //! | --- | --- |
 //! | get, update | the object |
-//! | list | `Vec` of the objects |
+//! | list | `Vec` of the objects; or, with [`Request::stream`], a [`ListStream`] of them read as the body arrives |
 //! | add | the created object; 202 without a body is [`ErrorKind::Accepted`] (R1.11) |
 //! | remove | `()` (the body is ignored) |
 //! | action with an output parameter | the output parameter's value |
@@ -65,6 +65,7 @@
 mod codec;
 mod encode;
 mod response;
+mod stream;
 mod transport;
 mod wait;
 
@@ -84,8 +85,11 @@ pub use codec::{
 pub use encode::{encode_segment, form_encode, QueryValue};
 pub(crate) use response::wrong_path_hint;
 pub use response::{parse_fault, ResponseKind};
-pub(crate) use transport::{normalise_base_path, read_raw};
-pub use transport::{BoxFuture, Call, Method, PlainTransport, RawResponse, Transport};
+pub use stream::{read_list, ListMethod, ListStream};
+pub(crate) use transport::{normalise_base_path, read_raw, read_raw_response};
+pub use transport::{
+    BoxFuture, Call, Method, PlainTransport, RawResponse, ResponseBody, StreamedResponse, Transport,
+};
 pub use wait::WaitUntil;
 
 use crate::error::{Error, ErrorKind};
@@ -226,8 +230,13 @@ impl<T: FromXml + XmlType + 'static> MethodWire for FollowList<T> {
     const RESPONSE: ResponseKind = ResponseKind::List;
     const ITEM_TAG: &'static str = T::TAG;
     fn read(body: &[u8]) -> Result<Vec<T>, Error> {
-        read_list_body::<Self, T>(body, T::LIST_TAG)
+        read_list::<Self>(body)
     }
+}
+
+impl<T: FromXml + XmlType + 'static> ListMethod for FollowList<T> {
+    type Item = T;
+    const LIST_TAG: &'static str = T::LIST_TAG;
 }
 
 /// Method marker of a `GET` of the object an `href` names (see
@@ -448,25 +457,34 @@ impl<M: MethodWire> Request<M> {
         Ok((call, ctx.transport))
     }
 
-    /// Sends the request now (it is handed to the transport before this returns) and returns
-    /// a future of its result.
-    pub fn send(self) -> ResponseFuture<M::Output> {
+    /// The call, its transport, method and full URL (for errors); an error found before
+    /// sending names the URL without query.
+    fn prepare(self) -> Result<(Call, Arc<dyn Transport>, Method, String), Error> {
         let path = self.call_path();
         let transport = self.ctx.transport.clone();
         let (call, transport) = match self.build(path.clone()) {
             Ok(x) => x,
             Err(e) => {
-                // Errors found before sending name the URL without query.
                 let url = format!(
                     "{}{}",
                     transport.origin(),
                     encode::render_target(transport.base_path(), &path, &[])
                 );
-                return ResponseFuture::failed(e.for_request(M::METHOD.as_str(), &url));
+                return Err(e.for_request(M::METHOD.as_str(), &url));
             }
         };
         let url = format!("{}{}", transport.origin(), call.target());
         let method = call.method();
+        Ok((call, transport, method, url))
+    }
+
+    /// Sends the request now (it is handed to the transport before this returns) and returns
+    /// a future of its result.
+    pub fn send(self) -> ResponseFuture<M::Output> {
+        let (call, transport, method, url) = match self.prepare() {
+            Ok(prepared) => prepared,
+            Err(e) => return ResponseFuture::failed(e),
+        };
         let raw = transport.send(call);
         ResponseFuture {
             state: State::Pending {

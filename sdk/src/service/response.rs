@@ -25,7 +25,7 @@ pub enum ResponseKind {
     Action,
 }
 
-fn is_xml(content_type: Option<&str>) -> bool {
+pub(super) fn is_xml(content_type: Option<&str>) -> bool {
     match content_type {
         // No content type: judge by the body.
         None => true,

@@ -154,11 +154,100 @@ impl std::fmt::Debug for RawResponse {
     }
 }
 
+/// The answer to a call whose body is read as it arrives ([`Transport::send_streamed`]):
+/// status, reason phrase, content type, and the body still to read. `Debug` shows no body.
+#[derive(Debug)]
+pub struct StreamedResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The reason phrase of the status line (may be empty).
+    pub reason: String,
+    /// `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body (decompressed), chunk by chunk.
+    pub body: ResponseBody,
+}
+
+impl StreamedResponse {
+    /// The head of `response`, its body to be read as it arrives.
+    pub fn from_response(response: http1_pipeline::Response) -> Self {
+        let status = response.status();
+        let reason = response.reason().to_owned();
+        let content_type = response.headers().get("content-type").map(str::to_owned);
+        StreamedResponse {
+            status,
+            reason,
+            content_type,
+            body: ResponseBody(BodySource::Chunks(response.into_body())),
+        }
+    }
+}
+
+impl From<RawResponse> for StreamedResponse {
+    /// A response read whole, handed out as one chunk.
+    fn from(raw: RawResponse) -> Self {
+        StreamedResponse {
+            status: raw.status,
+            reason: raw.reason,
+            content_type: raw.content_type,
+            body: ResponseBody(BodySource::Whole(Some(raw.body))),
+        }
+    }
+}
+
+/// The body of a [`StreamedResponse`]: chunks as they arrive from the connection, or one
+/// chunk already read. Dropping it before its end is fine: the connection reads and
+/// discards the rest.
+pub struct ResponseBody(BodySource);
+
+enum BodySource {
+    Whole(Option<Bytes>),
+    Chunks(http1_pipeline::Body),
+}
+
+impl ResponseBody {
+    /// Polls for the next chunk; `None` at the end of the body.
+    pub fn poll_chunk(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, Error>>> {
+        match &mut self.0 {
+            BodySource::Whole(bytes) => std::task::Poll::Ready(bytes.take().map(Ok)),
+            BodySource::Chunks(body) => body
+                .poll_chunk(cx)
+                .map(|chunk| chunk.map(|r| r.map_err(Error::from))),
+        }
+    }
+
+    /// The next chunk; `Ok(None)` at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx))
+            .await
+            .transpose()
+    }
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.0 {
+            BodySource::Whole(_) => "whole",
+            BodySource::Chunks(_) => "chunks",
+        };
+        f.debug_tuple("ResponseBody").field(&kind).finish()
+    }
+}
+
 /// Reads a response whole into a [`RawResponse`].
 pub(crate) async fn read_raw(
     pending: http1_pipeline::ResponseFuture,
 ) -> Result<RawResponse, Error> {
-    let response = pending.await?;
+    read_raw_response(pending.await?).await
+}
+
+/// Reads the rest of a response whose head is in whole into a [`RawResponse`].
+pub(crate) async fn read_raw_response(
+    response: http1_pipeline::Response,
+) -> Result<RawResponse, Error> {
     let status = response.status();
     let reason = response.reason().to_owned();
     let content_type = response.headers().get("content-type").map(str::to_owned);
@@ -179,6 +268,17 @@ pub(crate) async fn read_raw(
 pub trait Transport: Send + Sync + 'static {
     /// Sends `call`; the future resolves to the response (any status) or a transport error.
     fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>>;
+
+    /// Sends `call` like [`send`](Transport::send); the future resolves once the response
+    /// head is in, and the body is read as it arrives (what [`Request::stream`] reads
+    /// lists from). The default reads the whole body with `send` and hands it out as one
+    /// chunk; the SDK's transports stream it.
+    ///
+    /// [`Request::stream`]: super::Request::stream
+    fn send_streamed(&self, call: Call) -> BoxFuture<Result<StreamedResponse, Error>> {
+        let whole = self.send(call);
+        Box::pin(async move { whole.await.map(StreamedResponse::from) })
+    }
 
     /// Path of the API entry point (e.g. `/ovirt-engine/api`), used to build request targets,
     /// to turn an `href` into a service path ([wire rule](crate::wire) R2.2) and to name URLs in errors.
@@ -225,6 +325,11 @@ impl Transport for PlainTransport {
     fn send(&self, call: Call) -> BoxFuture<Result<RawResponse, Error>> {
         // `http1_pipeline::Client::send` queues the request at once (see its docs).
         Box::pin(read_raw(self.client.send(call.into_request())))
+    }
+
+    fn send_streamed(&self, call: Call) -> BoxFuture<Result<StreamedResponse, Error>> {
+        let pending = self.client.send(call.into_request());
+        Box::pin(async move { Ok(StreamedResponse::from_response(pending.await?)) })
     }
 
     fn base_path(&self) -> &str {

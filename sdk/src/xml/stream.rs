@@ -38,8 +38,13 @@ pub struct ListReader<T> {
     /// Where the root's start tag is in `buf`. It is kept there while items are read, so the
     /// tokenizer sees the root open when it meets the root's end tag.
     root: (usize, usize),
-    /// The root's tag as found (`T::LIST_TAG` or a spelling the spec accepts for it).
+    /// The root's tag as found (`list_tag` or a spelling the spec accepts for it).
     root_tag: Vec<u8>,
+    /// The root element expected (`vms`).
+    list_tag: &'static str,
+    /// The item element (`vm`); every other child but `<actions>`, `<link>`, ... is an item
+    /// too (R3.5).
+    item_tag: &'static str,
     state: State,
     item: PhantomData<fn() -> T>,
 }
@@ -70,13 +75,25 @@ impl<T: FromXml + XmlType> Default for ListReader<T> {
 }
 
 impl<T: FromXml + XmlType> ListReader<T> {
-    /// A reader expecting a document whose root is `T::LIST_TAG` (`vms`).
+    /// A reader expecting a document whose root is `T::LIST_TAG` (`vms`) with items tagged
+    /// `T::TAG` (`vm`).
     pub fn new() -> Self {
+        Self::for_tags(T::LIST_TAG, T::TAG)
+    }
+}
+
+impl<T: FromXml> ListReader<T> {
+    /// A reader expecting a document whose root is `list_tag` (or a spelling the spec
+    /// accepts for it) with items tagged `item_tag`: the tags a list method's spec gives,
+    /// which may differ from the item type's own (`<bricks><brick>` holds `GlusterBrick`s).
+    pub fn for_tags(list_tag: &'static str, item_tag: &'static str) -> Self {
         ListReader {
             buf: Vec::new(),
             dropped: 0,
             root: (0, 0),
             root_tag: Vec::new(),
+            list_tag,
+            item_tag,
             state: State::Prolog,
             item: PhantomData,
         }
@@ -85,11 +102,18 @@ impl<T: FromXml + XmlType> ListReader<T> {
     /// Takes the next bytes of the document and returns the items they complete, in
     /// document order. An error is final: the document is malformed.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<T>, XmlError> {
-        self.buf.extend_from_slice(bytes);
         let mut items = Vec::new();
-        let consumed = self.scan(&mut items, false)?;
-        self.drop_consumed(consumed);
+        self.push_into(bytes, &mut items)?;
         Ok(items)
+    }
+
+    /// Like [`push`](Self::push), appending the items to `items`; on an error, the items
+    /// completed before the malformed part are there.
+    pub fn push_into(&mut self, bytes: &[u8], items: &mut Vec<T>) -> Result<(), XmlError> {
+        self.buf.extend_from_slice(bytes);
+        let consumed = self.scan(items, false)?;
+        self.drop_consumed(consumed);
+        Ok(())
     }
 
     /// Drops the bytes before `consumed`, keeping the root's start tag while items are read.
@@ -122,7 +146,7 @@ impl<T: FromXml + XmlType> ListReader<T> {
         }
         if self.state != State::Done {
             return Err(self.error(
-                format!("document ends inside <{}>", T::LIST_TAG),
+                format!("document ends inside <{}>", self.list_tag),
                 self.buf.len(),
             ));
         }
@@ -246,14 +270,14 @@ impl<T: FromXml + XmlType> ListReader<T> {
     }
 
     fn check_root(&mut self, name: &[u8], at: usize) -> Result<(), XmlError> {
-        if super::reader::root_matches(T::LIST_TAG, name) {
+        if super::reader::root_matches(self.list_tag, name) {
             self.root_tag = name.to_vec();
             return Ok(());
         }
         Err(self.error(
             format!(
                 "expected root element <{}>, found <{}>",
-                T::LIST_TAG,
+                self.list_tag,
                 String::from_utf8_lossy(name)
             ),
             at,
@@ -278,7 +302,7 @@ impl<T: FromXml + XmlType> ListReader<T> {
             .position(|&c| c == b'>' || c == b'/' || c.is_ascii_whitespace())
             .unwrap_or(bytes.len() - 1);
         let tag = &text[1..name_end];
-        if !super::reader::is_item(tag.as_bytes(), T::TAG.as_bytes()) {
+        if !super::reader::is_item(tag.as_bytes(), self.item_tag.as_bytes()) {
             return Ok(());
         }
         let item = XmlReader::new(text)
@@ -383,6 +407,39 @@ mod tests {
             .unwrap();
         reader.finish().unwrap();
         assert_eq!(nics[0].mac.as_ref().unwrap().address.as_deref(), Some("m"));
+    }
+
+    #[test]
+    fn a_reader_for_the_tags_of_a_method_reads_that_root_and_item() {
+        let mut reader = ListReader::<Vm>::for_tags("things", "thing");
+        let got = reader
+            .push(b"<things><thing id=\"1\"><name>a</name></thing><actions/><thing id=\"2\"/></things>")
+            .unwrap();
+        reader.finish().unwrap();
+        let ids: Vec<_> = got.iter().map(|v| v.id.as_deref()).collect();
+        assert_eq!(ids, [Some("1"), Some("2")]);
+        let e = ListReader::<Vm>::for_tags("things", "thing")
+            .push(b"<vms><vm/></vms>")
+            .unwrap_err();
+        assert!(
+            e.message().contains("expected root element <things>"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn items_before_a_malformed_part_are_kept_by_push_into() {
+        let mut reader = ListReader::<Vm>::new();
+        let mut items = Vec::new();
+        let e = reader
+            .push_into(
+                b"<vms><vm id=\"1\"/><vm id=\"2\"><name>b</nom></vm>",
+                &mut items,
+            )
+            .unwrap_err();
+        assert!(e.message().contains("nom"), "{e}");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].id.as_deref(), Some("1"));
     }
 
     #[test]
