@@ -108,7 +108,7 @@ fn fail_connect(
         let err = e
             .clone()
             .processed(job.sent_before)
-            .for_request(job.method, pool.config().url(&job.path));
+            .for_request(job.method, pool.config().url(&job.shown));
         job.answer(Err(err));
         failed += 1;
     }

@@ -51,7 +51,7 @@ pub(crate) fn send(pool: &Arc<Pool>, request: Request) -> ResponseFuture {
     if let Err(m) = request.validate() {
         return ResponseFuture::ready_err(
             Error::new(ErrorKind::InvalidRequest, m)
-                .for_request(request.method, pool.config.url(&request.path)),
+                .for_request(request.method, pool.config.url(request.display_path())),
         );
     }
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
@@ -60,7 +60,7 @@ pub(crate) fn send(pool: &Arc<Pool>, request: Request) -> ResponseFuture {
                 ErrorKind::Config,
                 "Client::send must be called within a tokio runtime",
             )
-            .for_request(request.method, pool.config.url(&request.path)),
+            .for_request(request.method, pool.config.url(request.display_path())),
         );
     };
     pool.note_runtime(handle);

@@ -16,6 +16,8 @@ use crate::{Error, Headers, Method, Response, StreamBody};
 pub(crate) struct Job {
     pub(crate) method: Method,
     pub(crate) path: Arc<str>,
+    /// The path as logs and errors show it ([`crate::Request::shown_path`]; else `path`).
+    pub(crate) shown: Arc<str>,
     pub(crate) headers: Headers,
     pub(crate) body: Bytes,
     /// A body produced while it is written (then `body` is empty).

@@ -382,7 +382,7 @@ impl Pipeline {
                         conn = self.id,
                         "dispatch: skipping canceled {} {}",
                         e.job.method,
-                        e.job.path
+                        e.job.shown
                     );
                     self.progress.exclusive_cleared |= e.job.exclusive;
                 }
@@ -414,7 +414,7 @@ impl Pipeline {
                              produced once (a clone of this request was sent before)",
                         )
                         .processed(e.job.sent_before)
-                        .for_request(e.job.method, self.cfg.url(&e.job.path));
+                        .for_request(e.job.method, self.cfg.url(&e.job.shown));
                         self.progress.exclusive_cleared |= e.job.exclusive;
                         e.job.answer(Err(err));
                     }
@@ -462,7 +462,7 @@ impl Pipeline {
             self.unqueued += 1;
             self.queued_count += 1;
             *progressed = true;
-            tracing::debug!(conn = self.id, "dispatch: {} {}", job.method, job.path);
+            tracing::debug!(conn = self.id, "dispatch: {} {}", job.method, job.shown);
             if exclusive {
                 tracing::trace!(
                     conn = self.id,
@@ -801,7 +801,7 @@ impl Pipeline {
             conn = self.id,
             "dispatch: {} {} -> {}",
             method,
-            front.job.path,
+            front.job.shown,
             head.status
         );
         let front_canceled = front.job.is_canceled();
@@ -897,7 +897,7 @@ impl Pipeline {
         let mut body = body;
         if has_body && front.gzip && is_gzip(&headers) {
             let url = if url_needed {
-                self.cfg.url(&front.job.path)
+                self.cfg.url(&front.job.shown)
             } else {
                 String::new()
             };
@@ -1144,7 +1144,7 @@ impl Pipeline {
                         "request timeout expired before it was sent",
                     )
                     .processed(e.job.sent_before)
-                    .for_request(e.job.method, self.cfg.url(&e.job.path));
+                    .for_request(e.job.method, self.cfg.url(&e.job.shown));
                     self.progress.exclusive_cleared |= e.job.exclusive;
                     e.job.answer(Err(err));
                     self.progress.done += 1;
@@ -1244,7 +1244,7 @@ impl Pipeline {
                 let err = own
                     .map_or_else(|| closed_err.clone(), |(err, _)| err)
                     .processed(true)
-                    .for_request(e.job.method, self.cfg.url(&e.job.path));
+                    .for_request(e.job.method, self.cfg.url(&e.job.shown));
                 s.fail(err);
                 continue;
             }

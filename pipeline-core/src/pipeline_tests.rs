@@ -49,6 +49,7 @@ fn job(method: Method, path: &str, deadline: Option<Instant>) -> (Job, Answer) {
     let job = Job {
         method,
         path: Arc::from(path),
+        shown: Arc::from(path),
         headers: Headers::new(),
         body: if method == Method::Post {
             Bytes::from_static(b"x")

@@ -119,10 +119,12 @@ impl Pool {
     ) -> (Answer, Method, Arc<str>) {
         let (tx, rx) = oneshot::channel();
         let path: Arc<str> = Arc::from(request.path);
+        let shown: Arc<str> = request.shown_path.map_or_else(|| path.clone(), Arc::from);
         let method = request.method;
         let job = Job {
             method,
-            path: path.clone(),
+            path,
+            shown: shown.clone(),
             headers: request.headers,
             body: request.body,
             stream: request.stream,
@@ -140,7 +142,7 @@ impl Pool {
             st.queue.push_back(job);
             self.dispatch(&mut st);
         }
-        (rx, method, path)
+        (rx, method, shown)
     }
 
     /// Assigns queued jobs to connections, oldest first, until the oldest cannot be placed.
@@ -158,7 +160,7 @@ impl Pool {
                     let err =
                         Error::new(ErrorKind::Timeout, "timed out before a connection was free")
                             .processed(job.sent_before)
-                            .for_request(job.method, self.config.url(&job.path));
+                            .for_request(job.method, self.config.url(&job.shown));
                     job.answer(Err(err));
                 }
                 continue;
@@ -397,7 +399,7 @@ pub(crate) fn after_failure(cfg: &Config, mut job: Job, fate: Fate) -> Option<Jo
                 attempt = job.attempts,
                 "pool: re-sending {} {} ({why})",
                 job.method,
-                job.path
+                job.shown
             );
         }
         ok
@@ -453,7 +455,7 @@ pub(crate) fn after_failure(cfg: &Config, mut job: Job, fate: Fate) -> Option<Jo
             err.processed(processed)
         }
     };
-    let err = err.for_request(job.method, cfg.url(&job.path));
+    let err = err.for_request(job.method, cfg.url(&job.shown));
     job.answer(Err(err));
     None
 }

@@ -23,6 +23,8 @@ use crate::{Headers, Method, StreamBody};
 pub struct Request {
     pub(crate) method: Method,
     pub(crate) path: String,
+    /// How logs and errors show the path (see [`Request::shown_path`]).
+    pub(crate) shown_path: Option<String>,
     pub(crate) headers: Headers,
     pub(crate) body: Bytes,
     pub(crate) stream: Option<StreamBody>,
@@ -39,6 +41,7 @@ impl Request {
         Request {
             method,
             path: path.into(),
+            shown_path: None,
             headers: Headers::new(),
             body: Bytes::new(),
             stream: None,
@@ -84,6 +87,21 @@ impl Request {
         self.body = body.into();
         self.stream = None;
         self
+    }
+
+    /// Says how this crate's log events and errors show the path, in place of the real
+    /// one, for a path that carries a secret: a one-time ticket in `/images/TICKET`, say,
+    /// shown as `/images/***`. The real path is written only to the socket. Without it,
+    /// logs (at `debug` and `trace`) and [`Error::url`](crate::Error::url) show the path
+    /// as it is.
+    pub fn shown_path(mut self, shown: impl Into<String>) -> Request {
+        self.shown_path = Some(shown.into());
+        self
+    }
+
+    /// The path as logs and errors show it: [`Request::shown_path`] if set, else the path.
+    pub fn display_path(&self) -> &str {
+        self.shown_path.as_deref().unwrap_or(&self.path)
     }
 
     /// Sets a body produced chunk by chunk while it is written (replacing a body set
@@ -194,7 +212,7 @@ impl Request {
         if !path_ok {
             return Err(format!(
                 "the path must start with '/' and contain no spaces or control characters: {:?}",
-                self.path
+                self.display_path()
             ));
         }
         for (n, v) in self.headers.iter() {
@@ -219,7 +237,7 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("method", &self.method)
-            .field("path", &self.path)
+            .field("path", &self.display_path())
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
             .field("stream", &self.stream)

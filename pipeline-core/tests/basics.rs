@@ -398,3 +398,38 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_shown_path_stands_for_the_real_one_in_errors_and_debug_but_the_real_one_is_sent() {
+    within(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // Reads one request, then closes without answering.
+        let server = Server::start(move |_, mut c| {
+            let tx = tx.clone();
+            async move {
+                if let Some(req) = c.read_request().await {
+                    tx.send(req).unwrap();
+                }
+            }
+        })
+        .await;
+        // One attempt, so the close is the request's error.
+        let client = client(&server).max_retries(0).build().unwrap();
+        let request = Request::new(Method::Post, "/images/secret-ticket-123")
+            .body("x")
+            .shown_path("/images/***");
+        assert_eq!(request.display_path(), "/images/***");
+        assert!(
+            !format!("{request:?}").contains("secret-ticket"),
+            "{request:?}"
+        );
+        let err = client.send(request).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        let url = err.url().unwrap();
+        assert!(url.ends_with("/images/***"), "{url}");
+        assert!(!err.to_string().contains("secret-ticket"), "{err}");
+        assert!(!format!("{err:?}").contains("secret-ticket"), "{err:?}");
+        assert_eq!(rx.recv().await.unwrap().target, "/images/secret-ticket-123");
+    })
+    .await;
+}

@@ -597,3 +597,70 @@ fn the_blocking_facade_uploads_and_downloads() {
     assert_eq!(read_all(&out), bytes);
     conn.close().unwrap();
 }
+
+/// Collects what a `tracing_subscriber::fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_log_event_of_the_sdk_or_the_http_client_shows_the_ticket() {
+    let capture = LogCapture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "http1_pipeline=trace,ovirt=trace",
+        ))
+        .with_ansi(false)
+        .with_writer(capture.clone())
+        .finish();
+    // The test's runtime has one thread: the connections' tasks log through it too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let e = engine().await;
+    let conn = connect(&e);
+    let dir = Dir::new("log");
+    let image = dir.path("image.raw");
+    let bytes = test_image(&image);
+    let disk = new_disk(&conn, DiskFormat::Raw, 8 * MIB).await;
+    // A cut PUT makes the HTTP client log a failure and a re-send as well.
+    e.imageio_fault(ImageioFault::ClosePutAfter(100 * KIB));
+    let stats = transfer::upload(&conn, &disk, image.as_path(), &options().connections(2))
+        .await
+        .unwrap();
+    assert_eq!(e.read_disk(&disk, 0, bytes.len()), bytes);
+
+    let transfer: ImageTransfer = e
+        .get(&format!("imagetransfers/{}", stats.transfer_id))
+        .unwrap();
+    let url = transfer
+        .transfer_url
+        .expect("the transfer has a transfer_url");
+    let ticket = url.rsplit('/').next().unwrap().to_string();
+    assert!(ticket.len() > 8, "{url}");
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("/images/***"),
+        "the HTTP client's request lines are in the log:\n{text}"
+    );
+    assert!(
+        !text.contains(&ticket),
+        "the ticket is in the log:\n{}",
+        text.replace(&ticket, "<TICKET>")
+    );
+}

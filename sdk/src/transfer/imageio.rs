@@ -191,6 +191,9 @@ impl Imageio {
         let mut attempt = 0;
         loop {
             let req = request();
+            // http1-pipeline's own log events and errors show the path without the ticket.
+            let shown = self.url.redact(req.path());
+            let req = req.shown_path(shown);
             let method = req.method();
             match self.client.send(req).await {
                 Ok(response) if (200..300).contains(&response.status()) => return Ok(response),
