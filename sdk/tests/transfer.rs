@@ -664,3 +664,62 @@ async fn no_log_event_of_the_sdk_or_the_http_client_shows_the_ticket() {
         text.replace(&ticket, "<TICKET>")
     );
 }
+
+/// Gives 1 MiB of data, then blocks until its sender is dropped (an upload stuck on a
+/// slow source).
+struct Stalling {
+    given: u64,
+    release: std::sync::mpsc::Receiver<()>,
+}
+
+impl Read for Stalling {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.given < MIB {
+            let n = buf.len().min((MIB - self.given) as usize);
+            buf[..n].fill(7);
+            self.given += n as u64;
+            return Ok(n);
+        }
+        let _ = self.release.recv();
+        Err(std::io::Error::other("stopped by the test"))
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_upload_cancels_its_transfer() {
+    let e = engine().await;
+    let conn = connect(&e);
+    let disk = new_disk(&conn, DiskFormat::Raw, 8 * MIB).await;
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let source = Source::reader(
+        Stalling {
+            given: 0,
+            release: wait,
+        },
+        8 * MIB,
+    );
+    let upload = tokio::spawn({
+        let (conn, disk) = (conn.clone(), disk.clone());
+        async move { transfer::upload(&conn, &disk, source, &options()).await }
+    });
+    // Data arrived, so the transfer exists and is transferring; then the source stalls.
+    e.wait_imageio_bytes_written(256 * KIB).await;
+    upload.abort();
+    assert!(upload.await.unwrap_err().is_cancelled());
+
+    let transfers = conn.system_service().image_transfers_service();
+    let all: Vec<ImageTransfer> = transfers.list().await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    let id = all[0].id.clone().unwrap();
+    let done = transfers
+        .image_transfer_service(&id)
+        .wait_until(
+            |t| t.phase == Some(ImageTransferPhase::FinishedFailure),
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_millis(10),
+        )
+        .await;
+    drop(release);
+    let done = done.expect("the dropped upload's transfer ends in finished_failure");
+    assert_eq!(done.phase, Some(ImageTransferPhase::FinishedFailure));
+}

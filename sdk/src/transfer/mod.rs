@@ -72,8 +72,11 @@
 //! # Cancelling
 //!
 //! Dropping the future of [`upload`] or [`download`] stops the data at once (the requests
-//! in flight are abandoned) but does not cancel the image transfer on the engine: it ends
-//! by its inactivity timeout, or cancel it with the `image_transfer` service's `cancel`.
+//! in flight are abandoned) and, once the image transfer exists and until it has been
+//! finalized, sends its `cancel` from a task spawned on the current tokio runtime. That
+//! cancel is best effort: it is not awaited, so if the runtime itself shuts down at once
+//! it may not reach the engine, and the transfer then ends by its inactivity timeout (or
+//! cancel it with the `image_transfer` service's `cancel`).
 //!
 //! # Secrets
 //!
@@ -89,6 +92,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -692,10 +696,49 @@ fn finished_step(phase: Option<&ImageTransferPhase>) -> Step {
     }
 }
 
-/// The transfer created for `disk`, its service, and the disk's service.
+/// The transfer created for `disk` and its service. Dropped while `armed` (neither
+/// finalized nor cancelled yet: the upload or download future was dropped midway), it
+/// sends the transfer's `cancel` from a spawned task.
 struct Started {
     service: ImageTransferService,
     id: String,
+    armed: AtomicBool,
+}
+
+impl Started {
+    /// From here on, dropping it no longer cancels the transfer.
+    fn disarm(&self) {
+        self.armed.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if !self.armed.load(Ordering::Relaxed) {
+            return;
+        }
+        let id = self.id.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::debug!(
+                target: "ovirt::transfer",
+                "image transfer {id}: dropped midway outside a tokio runtime; not cancelled"
+            );
+            return;
+        };
+        tracing::debug!(
+            target: "ovirt::transfer",
+            "image transfer {id}: the upload or download was dropped midway; cancelling it"
+        );
+        let cancel = self.service.cancel().send();
+        runtime.spawn(async move {
+            if let Err(e) = cancel.await {
+                tracing::debug!(
+                    target: "ovirt::transfer",
+                    "image transfer {id}: cancelling it failed: {e}"
+                );
+            }
+        });
+    }
 }
 
 async fn start_transfer(
@@ -727,11 +770,13 @@ async fn start_transfer(
     Ok(Started {
         service: transfers.image_transfer_service(&id),
         id,
+        armed: AtomicBool::new(true),
     })
 }
 
 /// Cancels after a failure; a failing cancel is added to the error.
 async fn cancel(started: &Started, error: Error) -> Error {
+    started.disarm();
     match started.service.cancel().await {
         Ok(_) => error.context(format!("image transfer {} (cancelled)", started.id)),
         Err(e) => error.context(format!(
@@ -750,6 +795,7 @@ async fn finish(
     if let Err(e) = started.service.finalize().await {
         return Err(cancel(started, e.context("finalizing")).await);
     }
+    started.disarm();
     wait_phase(
         &started.service,
         disk_service,
