@@ -316,6 +316,22 @@ pub struct TransferStats {
     pub elapsed: Duration,
 }
 
+impl TransferStats {
+    /// Nothing moved yet.
+    fn new(transfer_id: String, size: u64) -> TransferStats {
+        TransferStats {
+            transfer_id,
+            size,
+            data_bytes: 0,
+            zero_bytes: 0,
+            requests: 0,
+            connections: 0,
+            via_proxy: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// What an upload reads: a file (its holes are found) or any reader of a known size.
 ///
 /// `From` a path: `upload(&c, id, "disk.raw", &o)`.
@@ -786,6 +802,59 @@ async fn cancel(started: &Started, error: Error) -> Error {
     }
 }
 
+/// Waits for phase `transferring`, finds the URL whose imageio answers `OPTIONS` and opens
+/// the data client on it, with at most `options.connections` connections and no more than
+/// imageio allows (`limit` of its options: `max_writers` or `max_readers`).
+async fn open_data_path(
+    connection: &Connection,
+    started: &Started,
+    disk_service: &DiskService,
+    options: &TransferOptions,
+    limit: fn(&ServerOptions) -> Option<usize>,
+    stats: &mut TransferStats,
+) -> Result<(Imageio, ServerOptions), Error> {
+    let transfer = wait_phase(
+        &started.service,
+        disk_service,
+        options.wait_timeout,
+        "waiting for phase transferring",
+        transferring_step,
+        false,
+    )
+    .await?;
+    let (probe, server, via_proxy) = open_imageio(connection, &transfer, options).await?;
+    stats.via_proxy = via_proxy;
+    stats.connections = options.connections.min(limit(&server).unwrap_or(1));
+    let imageio = Imageio {
+        client: connection.data_client(
+            &probe.url.origin,
+            stats.connections,
+            options.pipeline,
+            options.request_timeout,
+        )?,
+        url: probe.url.clone(),
+    };
+    Ok((imageio, server))
+}
+
+/// Ends a transfer after its data moved (`moved`): cancelled on an error, else finalized
+/// and waited for; the stats get their elapsed time.
+async fn conclude(
+    started: Started,
+    disk_service: &DiskService,
+    options: &TransferOptions,
+    moved: Result<(), Error>,
+    mut stats: TransferStats,
+    started_at: Instant,
+) -> Result<TransferStats, Error> {
+    if let Err(e) = moved {
+        return Err(cancel(&started, e).await);
+    }
+    finish(&started, disk_service, options).await?;
+    stats.elapsed = started_at.elapsed();
+    Ok(stats)
+}
+
 /// Finalizes and waits for `finished_success` (cancelling if finalize itself fails).
 async fn finish(
     started: &Started,
@@ -929,39 +998,17 @@ async fn upload_inner(
         options,
     )
     .await?;
-    let mut stats = TransferStats {
-        transfer_id: started.id.clone(),
-        size,
-        data_bytes: 0,
-        zero_bytes: 0,
-        requests: 0,
-        connections: 0,
-        via_proxy: false,
-        elapsed: Duration::ZERO,
-    };
+    let mut stats = TransferStats::new(started.id.clone(), size);
     let sent = async {
-        let transfer = wait_phase(
-            &started.service,
+        let (imageio, server) = open_data_path(
+            connection,
+            &started,
             &disk_service,
-            options.wait_timeout,
-            "waiting for phase transferring",
-            transferring_step,
-            false,
+            options,
+            |s| s.max_writers,
+            &mut stats,
         )
         .await?;
-        let (probe, server, via_proxy) = open_imageio(connection, &transfer, options).await?;
-        stats.via_proxy = via_proxy;
-        stats.connections = options.connections.min(server.max_writers.unwrap_or(1));
-        let imageio = Imageio {
-            client: connection.data_client(
-                &probe.url.origin,
-                stats.connections,
-                options.pipeline,
-                options.request_timeout,
-            )?,
-            url: probe.url.clone(),
-        };
-        drop(probe);
         send_pieces(&imageio, input, size, &server, options, &mut stats).await?;
         if server.flush {
             imageio.flush(options.retries).await?;
@@ -969,12 +1016,7 @@ async fn upload_inner(
         Ok::<(), Error>(())
     }
     .await;
-    if let Err(e) = sent {
-        return Err(cancel(&started, e).await);
-    }
-    finish(&started, &disk_service, options).await?;
-    stats.elapsed = started_at.elapsed();
-    Ok(stats)
+    conclude(started, &disk_service, options, sent, stats, started_at).await
 }
 
 /// Reads the source on a blocking thread and sends its pieces, at most
@@ -1085,50 +1127,23 @@ async fn download_inner(
         options,
     )
     .await?;
-    let mut stats = TransferStats {
-        transfer_id: started.id.clone(),
-        size: 0,
-        data_bytes: 0,
-        zero_bytes: 0,
-        requests: 0,
-        connections: 0,
-        via_proxy: false,
-        elapsed: Duration::ZERO,
-    };
+    let mut stats = TransferStats::new(started.id.clone(), 0);
     let fetched = async {
-        let transfer = wait_phase(
-            &started.service,
+        let (imageio, server) = open_data_path(
+            connection,
+            &started,
             &disk_service,
-            options.wait_timeout,
-            "waiting for phase transferring",
-            transferring_step,
-            false,
+            options,
+            |s| s.max_readers,
+            &mut stats,
         )
         .await?;
-        let (probe, server, via_proxy) = open_imageio(connection, &transfer, options).await?;
-        stats.via_proxy = via_proxy;
-        stats.connections = options.connections.min(server.max_readers.unwrap_or(1));
-        let imageio = Imageio {
-            client: connection.data_client(
-                &probe.url.origin,
-                stats.connections,
-                options.pipeline,
-                options.request_timeout,
-            )?,
-            url: probe.url.clone(),
-        };
-        drop(probe);
         let extents = image_extents(&imageio, &server, &disk_value, &format, options).await?;
         stats.size = extents.last().map_or(0, |e| e.start + e.length);
         fetch_pieces(&imageio, output, &extents, options, &mut stats).await
     }
     .await;
-    if let Err(e) = fetched {
-        return Err(cancel(&started, e).await);
-    }
-    finish(&started, &disk_service, options).await?;
-    stats.elapsed = started_at.elapsed();
-    Ok(stats)
+    conclude(started, &disk_service, options, fetched, stats, started_at).await
 }
 
 /// The extents to fetch: imageio's (when it has `extents` and zeros are skipped), else the
