@@ -154,6 +154,26 @@ pub(crate) fn headers(req: &http1_pipeline::Request, with_token: bool) -> String
     out
 }
 
+/// The `ovirt::response` event of one answer: `line` (method and URL), status, reason
+/// phrase, body size (`bytes`: a number, or `streamed` when not known yet) and the time
+/// since `started`.
+pub(crate) fn response(
+    line: &str,
+    status: u16,
+    reason: &str,
+    bytes: &dyn std::fmt::Display,
+    started: std::time::Instant,
+) {
+    tracing::debug!(
+        target: RESPONSE,
+        status,
+        reason = %reason,
+        bytes = %bytes,
+        ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+        "{line}"
+    );
+}
+
 /// A body for the log: text (secrets redacted as XML), or its size if it is not UTF-8.
 pub(crate) fn body(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {

@@ -247,13 +247,12 @@ impl Inner {
     ) -> StreamedResponse {
         let streamed = StreamedResponse::from_response(response);
         if let Some(line) = line {
-            tracing::debug!(
-                target: logging::RESPONSE,
-                status = streamed.status,
-                reason = %streamed.reason,
-                bytes = "streamed",
-                ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
-                "{line}"
+            logging::response(
+                line,
+                streamed.status,
+                &streamed.reason,
+                &"streamed",
+                started,
             );
         }
         if self.logs_bodies() {
@@ -275,14 +274,7 @@ impl Inner {
         started: std::time::Instant,
     ) {
         if let Some(line) = line {
-            tracing::debug!(
-                target: logging::RESPONSE,
-                status = raw.status,
-                reason = %raw.reason,
-                bytes = raw.body.len(),
-                ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
-                "{line}"
-            );
+            logging::response(line, raw.status, &raw.reason, &raw.body.len(), started);
         }
         if self.logs_bodies() {
             tracing::trace!(target: logging::BODY, "response body: {}", logging::body(&raw.body));

@@ -67,14 +67,12 @@ impl Inner {
         let raw = read_raw(self.sso.client.send(req))
             .await
             .map_err(|e| e.for_request("POST", &self.sso.url))?;
-        tracing::debug!(
-            target: logging::RESPONSE,
-            status = raw.status,
-            reason = %raw.reason,
-            bytes = raw.body.len(),
-            ms = %format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
-            "POST {} (SSO login)",
-            self.sso.url
+        logging::response(
+            &format!("POST {} (SSO login)", self.sso.url),
+            raw.status,
+            &raw.reason,
+            &raw.body.len(),
+            started,
         );
         self.login_reply(raw)
     }
@@ -131,6 +129,7 @@ impl Inner {
                 .header("Accept", "application/json")
                 .body(Bytes::from(form))
                 .timeout(Some(self.logout_timeout));
+        let started = std::time::Instant::now();
         let pending = read_raw(self.revoke.client.send(req));
         let raw = match tokio::time::timeout(self.logout_timeout, pending).await {
             Ok(r) => r.map_err(|e| e.for_request("POST", &self.revoke.url))?,
@@ -142,13 +141,12 @@ impl Inner {
                 .for_request("POST", &self.revoke.url))
             }
         };
-        tracing::debug!(
-            target: logging::RESPONSE,
-            status = raw.status,
-            reason = %raw.reason,
-            bytes = raw.body.len(),
-            "POST {} (SSO logout)",
-            self.revoke.url
+        logging::response(
+            &format!("POST {} (SSO logout)", self.revoke.url),
+            raw.status,
+            &raw.reason,
+            &raw.body.len(),
+            started,
         );
         let fail = |message: String| {
             Error::with_message(ErrorKind::Authentication, message)
